@@ -1,0 +1,81 @@
+"""The extension point for fault injectors (R3.6).
+
+An injector is a small class: it declares the parameters it takes as a frozen
+pydantic model (so scenario validation and the published JSON Schema know
+them before anything runs), and implements `inject` and `revert`. Injectors
+are found through the ``chaosgate.injectors`` entry-point group, the same way
+for the built-in ones as for a third party's, and the engine never imports a
+concrete injector.
+
+Using an injector as a context manager is the revert guarantee in miniature:
+what was injected is reverted on the way out, whatever happened inside.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar, Generic, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class InjectorParams(BaseModel):
+    """Base of every injector's parameter model: frozen and closed to unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+@dataclass(frozen=True)
+class InjectionContext:
+    """Where things are: the run that injects, and addresses of what it may touch.
+
+    `resources` maps the names a scenario uses (proxy names, container names,
+    the API's base URL) to what the target resolved them to.
+    """
+
+    run_id: str
+    toxiproxy_url: str = "http://127.0.0.1:8474"
+    resources: Mapping[str, str] = field(default_factory=dict)
+
+
+P = TypeVar("P", bound=InjectorParams)
+
+
+class Injector(ABC, Generic[P]):
+    """One fault of one kind. Subclasses set `name` and `Params` and implement two methods."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[InjectorParams]]
+    summary: ClassVar[str] = ""
+
+    def __init__(self, params: P, context: InjectionContext) -> None:
+        self.params = params
+        self.context = context
+
+    @abstractmethod
+    def inject(self) -> None:
+        """Apply the fault. Raise :class:`~chaosgate.exceptions.InjectorError` when it cannot."""
+
+    @abstractmethod
+    def revert(self) -> None:
+        """Undo what `inject` did; safe to call when the fault is already gone."""
+
+    def describe(self) -> str:
+        """One line for the plan and the report: what is broken, where."""
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.params.model_dump(by_alias=True).items())
+        return f"{self.name}({fields})"
+
+    def __enter__(self) -> Self:
+        self.inject()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.revert()

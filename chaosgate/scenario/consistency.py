@@ -1,0 +1,125 @@
+"""Checks across a scenario that a schema cannot express: names that must exist.
+
+Each check returns located errors, so a reference to a fault, a probe or a
+setup step that is not there points at the line that names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chaosgate.checks import UnknownCheck, resolve
+from chaosgate.exceptions import ScenarioError
+from chaosgate.scenario.diagnostics import located
+from chaosgate.scenario.marked_yaml import MarkedDocument, PathKey
+from chaosgate.scenario.model import CheckExpectation, MetricExpectation, Scenario
+from chaosgate.scenario.templating import TemplateError, check_reference, references
+from chaosgate.suggest import closest
+
+
+def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def _template_errors(doc: MarkedDocument, data: dict[str, Any]) -> list[ScenarioError]:
+    errors = []
+    steps = [s.get("name") for s in data.get("setup", []) if isinstance(s, dict)]
+    for path, text in _strings(data, ()):
+        # Inside setup, a step can only use the steps before it.
+        visible = (
+            steps[: path[1]] if len(path) > 1 and path[0] == "setup" and isinstance(path[1], int) else steps
+        )
+        for parts in references(text):
+            try:
+                check_reference(parts, [s for s in visible if isinstance(s, str)])
+            except TemplateError as error:
+                errors.append(located(doc, path, str(error)))
+    return errors
+
+
+def _duplicates(doc: MarkedDocument, section: str, names: list[str | None]) -> list[ScenarioError]:
+    seen: set[str] = set()
+    errors = []
+    for index, name in enumerate(names):
+        if name is None:
+            continue
+        if name in seen:
+            errors.append(located(doc, (section, index, "name"), f"duplicate name `{name}` in {section}"))
+        seen.add(name)
+    return errors
+
+
+def _reference_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioError]:
+    errors: list[ScenarioError] = []
+    faults = [f.name for f in scenario.faults if f.name]
+    sources = [p.name for p in (*scenario.steady_state, *scenario.probes) if p.name]
+    sources += [s.name for s in scenario.streams] + (["load"] if scenario.load else [])
+    for window in ("before", "during", "after"):
+        for index, expectation in enumerate(getattr(scenario.expect, window)):
+            path: PathKey = ("expect", window, index)
+            if expectation.fault is not None and expectation.fault not in faults:
+                errors.append(
+                    located(
+                        doc,
+                        (*path, "fault"),
+                        f"no fault named `{expectation.fault}`",
+                        expected="one of " + (", ".join(faults) or "(no named faults)"),
+                        suggestion=closest(expectation.fault, faults),
+                    )
+                )
+            if isinstance(expectation, MetricExpectation):
+                errors.extend(_metric_errors(doc, path, window, expectation, sources))
+            if isinstance(expectation, CheckExpectation):
+                try:
+                    resolve(expectation.check)
+                except UnknownCheck as error:
+                    errors.append(located(doc, (*path, "check"), str(error)))
+    if scenario.expect.during and not scenario.faults:
+        errors.append(located(doc, ("expect", "during"), "`during` expectations need at least one fault"))
+    return errors
+
+
+def _metric_errors(
+    doc: MarkedDocument, path: PathKey, window: str, expectation: MetricExpectation, sources: list[str]
+) -> list[ScenarioError]:
+    errors = []
+    metric = expectation.metric.metric
+    if metric == "detect" and window != "during":
+        errors.append(
+            located(doc, (*path, "metric"), "`detect` is measured from a fault's start: put it in `during`")
+        )
+    if metric == "recover" and window != "after":
+        errors.append(
+            located(doc, (*path, "metric"), "`recover` is measured from a fault's end: put it in `after`")
+        )
+    if expectation.of is not None and expectation.of not in sources:
+        errors.append(
+            located(
+                doc,
+                (*path, "of"),
+                f"`of: {expectation.of}` names no probe, stream or load",
+                expected="one of " + (", ".join(sources) or "(nothing named)"),
+                suggestion=closest(expectation.of, sources),
+            )
+        )
+    return errors
+
+
+def consistency_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioError]:
+    """Every cross-reference problem of one scenario."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    errors = _template_errors(doc, data)
+    errors += _duplicates(doc, "setup", [s.name for s in scenario.setup])
+    errors += _duplicates(doc, "faults", [f.name for f in scenario.faults])
+    errors += _duplicates(doc, "probes", [p.name for p in scenario.probes])
+    errors += _duplicates(doc, "streams", [s.name for s in scenario.streams])
+    errors += _reference_errors(doc, scenario)
+    return errors
