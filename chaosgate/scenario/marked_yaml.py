@@ -172,12 +172,13 @@ def _syntax_error(file: str, text: str, error: yaml.YAMLError) -> ScenarioError:
 
 def iter_documents(file: str, text: str) -> Iterator[MarkedDocument]:
     """Every non-empty document of `text`, with marks; syntax errors become ScenarioError."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters right here
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
+            if node is None or _is_empty(node):
                 continue
             doc = MarkedDocument(file=file, text=text, data=None, index=index)
             _Walker(doc, loader).walk(node, ())
@@ -189,7 +190,14 @@ def iter_documents(file: str, text: str) -> Iterator[MarkedDocument]:
     except RecursionError:
         raise ScenarioError("YAML nesting is too deep", span=SourceSpan(file, 1, 1)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _is_empty(node: yaml.Node) -> bool:
+    """A document with nothing in it (a stray `---`), which is no scenario at all."""
+    is_null = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+    return is_null and node.value in ("", "~")
 
 
 def load_file(path: Path) -> list[MarkedDocument]:

@@ -1,0 +1,1 @@
+"""The built-in fault injectors, each found through the ``chaosgate.injectors`` entry points."""

@@ -1,0 +1,151 @@
+"""Parameters of the `docker` injector, checked per action before anything runs.
+
+One flat model (so a scenario reads ``action: kill`` / ``signal: SIGTERM``
+rather than a nested block), with a validator that knows which fields each
+action takes: ``network`` on a ``pause`` is an error, as is a ``limit``
+without ``cpus`` or ``memory``. Memory is written the way ``docker update``
+takes it (``256m``, ``1g``: binary units) and kept in bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import signal as signals
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from chaosgate.injector import InjectorParams
+
+Action = Literal["pause", "stop", "kill", "restart", "disconnect", "limit"]
+
+ACTION_FIELDS: dict[str, frozenset[str]] = {
+    "pause": frozenset(),
+    "stop": frozenset({"timeout"}),
+    "kill": frozenset({"signal"}),
+    "restart": frozenset({"timeout"}),
+    "disconnect": frozenset({"network"}),
+    "limit": frozenset({"cpus", "memory"}),
+}
+"""Which optional fields each action takes; any other is a validation error."""
+
+MIN_MEMORY = 6 * 1024 * 1024
+"""The engine refuses memory limits below 6 MiB."""
+
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_memory(value: object) -> int:
+    """Bytes from ``256m``, ``1g``, ``512k`` or a plain integer (docker's binary units)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as `256m`, not a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and (match := _MEMORY_RE.match(value)):
+        number = int(float(match[1]) * _UNITS[match[2].lower()])
+    else:
+        raise ValueError(f"expected a size such as `256m` or `1g`, got {value!r}")
+    if number < MIN_MEMORY:
+        raise ValueError("the Docker engine does not accept memory limits below 6m")
+    return number
+
+
+def format_memory(number: int) -> str:
+    for unit, size in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if number % size == 0:
+            return f"{number // size}{unit}"
+    return f"{number}b"
+
+
+def normalise_signal(value: object) -> str:
+    """``SIGTERM`` from ``SIGTERM``, ``term`` or ``15``: a name the engine and a reader both know."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return signals.Signals(value).name
+        except ValueError:
+            raise ValueError(f"unknown signal number {value}") from None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name if name.startswith("SIG") else f"SIG{name}"
+        if name in signals.Signals.__members__:
+            return name
+    raise ValueError(f"expected a signal such as `SIGKILL` or `SIGTERM`, got {value!r}")
+
+
+Memory = Annotated[
+    int,
+    BeforeValidator(parse_memory),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "integer", "minimum": MIN_MEMORY},
+            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[bkmgBKMG]?[bB]?\s*$"},
+        ],
+        "description": "Memory limit: `256m`, `1g` (binary units) or bytes.",
+    }),
+]
+Signal = Annotated[
+    str,
+    BeforeValidator(normalise_signal),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "string", "pattern": r"^([Ss][Ii][Gg])?[A-Za-z0-9]+$"},
+            {"type": "integer", "minimum": 1},
+        ],
+        "description": "A signal name or number, e.g. SIGKILL, SIGTERM, 15.",
+    }),
+]
+
+
+class DockerParams(InjectorParams):
+    """A container fault: which container(s), what to do, and that action's own settings."""
+
+    # Merged with the base config (frozen, extra=forbid); tells editors "container or label".
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["container"]}, {"required": ["label"]}]}
+    )
+
+    container: str | None = Field(
+        default=None, min_length=1, description="Container name (resolved through the target) or id."
+    )
+    label: str | None = Field(
+        default=None,
+        pattern=r"^[^=\s]+(=.*)?$",
+        description="Every container with this label, `key=value` or `key`: a group fault.",
+    )
+    action: Action = Field(description="pause, stop, kill, restart, disconnect (from a network) or limit.")
+    signal: Signal | None = Field(default=None, description="kill: the signal to send (default SIGKILL).")
+    timeout: int | None = Field(
+        default=None, ge=0, description="stop/restart: seconds between SIGTERM and SIGKILL (default 10)."
+    )
+    network: str | None = Field(
+        default=None, min_length=1, description="disconnect: the network to leave (default: every one)."
+    )
+    cpus: float | None = Field(default=None, gt=0, description="limit: CPUs the container may use, e.g. 0.5.")
+    memory: Memory | None = Field(default=None, description="limit: memory, e.g. `256m` (no swap on top).")
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> DockerParams:
+        if (self.container is None) == (self.label is None):
+            raise ValueError("give exactly one of `container` (a name) or `label` (`key=value`)")
+        allowed = ACTION_FIELDS[self.action]
+        optional = {"signal", "timeout", "network", "cpus", "memory"}
+        extra = sorted((self.model_fields_set & optional) - allowed)
+        if extra:
+            takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "no other field"
+            named = ", ".join(f"`{name}`" for name in extra)
+            raise ValueError(f"{named} does not apply to `{self.action}` (it takes {takes})")
+        if self.action == "limit" and self.cpus is None and self.memory is None:
+            raise ValueError("`limit` needs `cpus`, `memory` or both")
+        return self
+
+    @property
+    def kill_signal(self) -> str:
+        return self.signal or "SIGKILL"
+
+    @property
+    def grace(self) -> int:
+        return 10 if self.timeout is None else self.timeout
+
+    def selector(self) -> str:
+        return f"container {self.container}" if self.container else f"containers labelled {self.label}"
