@@ -35,11 +35,21 @@ POSTGRES_ROOTS = (Path("/usr/lib/postgresql"),)
 _VERSION_RE = re.compile(r"(\d+\.\d+(?:\.\d+)*)")
 
 PYTHON_PACKAGES: tuple[tuple[str, str], ...] = (
-    ("pyyaml", "yaml"), ("jsonschema", "jsonschema"), ("pydantic", "pydantic"), ("httpx", "httpx"),
-    ("docker", "docker"), ("websockets", "websockets"),
-    ("locust", "locust"), ("schemathesis", "schemathesis"), ("hypothesis", "hypothesis"),
-    ("pandas", "pandas"), ("jinja2", "jinja2"), ("fastapi", "fastapi"), ("uvicorn", "uvicorn"),
-    ("asyncpg", "asyncpg"), ("redis", "redis"),
+    ("pyyaml", "yaml"),
+    ("jsonschema", "jsonschema"),
+    ("pydantic", "pydantic"),
+    ("httpx", "httpx"),
+    ("docker", "docker"),
+    ("websockets", "websockets"),
+    ("locust", "locust"),
+    ("schemathesis", "schemathesis"),
+    ("hypothesis", "hypothesis"),
+    ("pandas", "pandas"),
+    ("jinja2", "jinja2"),
+    ("fastapi", "fastapi"),
+    ("uvicorn", "uvicorn"),
+    ("asyncpg", "asyncpg"),
+    ("redis", "redis"),
 )
 """(distribution, import name) of every Python package a run needs."""
 
@@ -77,8 +87,13 @@ def _first_version(text: str, marker: str = "") -> str:
 
 
 def binary_check(
-    component: str, names: Sequence[str], fix: str, *, path: str | None = None,
-    want: str | None = None, marker: str = "",
+    component: str,
+    names: Sequence[str],
+    fix: str,
+    *,
+    path: str | None = None,
+    want: str | None = None,
+    marker: str = "",
 ) -> Check:
     """A program on PATH (the first of `names` found) that reports a version; `want` pins it."""
 
@@ -183,15 +198,26 @@ def default_checks(path: str | None = None, postgres_roots: Sequence[Path] = POS
         " as /usr/local/bin/toxiproxy-{0})"
     )
     return [
-        binary_check("Toxiproxy server", ["toxiproxy-server"], toxiproxy_fix.format("server"),
-                     path=path, want=TOXIPROXY_VERSION),
-        binary_check("Toxiproxy CLI", ["toxiproxy-cli"], toxiproxy_fix.format("cli"),
-                     path=path, want=TOXIPROXY_VERSION),
+        binary_check(
+            "Toxiproxy server",
+            ["toxiproxy-server"],
+            toxiproxy_fix.format("server"),
+            path=path,
+            want=TOXIPROXY_VERSION,
+        ),
+        binary_check(
+            "Toxiproxy CLI", ["toxiproxy-cli"], toxiproxy_fix.format("cli"), path=path, want=TOXIPROXY_VERSION
+        ),
         *docker_checks(path),
         postgres_check(postgres_roots, path=path),
         binary_check("Redis server", ["redis-server"], "apt-get install -y redis-server", path=path),
-        binary_check("Chromium", ["chromium", "chromium-browser"], "apt-get install -y chromium",
-                     path=path, marker="Chromium"),
+        binary_check(
+            "Chromium",
+            ["chromium", "chromium-browser"],
+            "apt-get install -y chromium",
+            path=path,
+            marker="Chromium",
+        ),
         *(package_check(dist, module) for dist, module in PYTHON_PACKAGES),
     ]
 

@@ -63,6 +63,16 @@ class Injector(ABC, Generic[P]):
     def revert(self) -> None:
         """Undo what `inject` did; safe to call when the fault is already gone."""
 
+    @classmethod
+    def cleanup(cls, context: InjectionContext) -> list[str]:
+        """Undo whatever runs of chaosgate left behind (after a SIGKILL); one line per undo.
+
+        Called by ``chaosgate cleanup`` for every installed injector; finds its
+        own leftovers by name prefix, label or state file. The default has
+        nothing to find.
+        """
+        return []
+
     def describe(self) -> str:
         """One line for the plan and the report: what is broken, where."""
         fields = ", ".join(f"{key}={value!r}" for key, value in self.params.model_dump(by_alias=True).items())

@@ -12,8 +12,15 @@ from typing import Any
 from chaosgate.checks import UnknownCheck, resolve
 from chaosgate.exceptions import ScenarioError
 from chaosgate.scenario.diagnostics import located
+from chaosgate.scenario.jsonpaths import JsonPathSyntaxError, compile_jsonpath
 from chaosgate.scenario.marked_yaml import MarkedDocument, PathKey
-from chaosgate.scenario.model import CheckExpectation, MetricExpectation, Scenario
+from chaosgate.scenario.model import (
+    CheckExpectation,
+    MetricExpectation,
+    RequestExpectation,
+    ResponseCheck,
+    Scenario,
+)
 from chaosgate.scenario.templating import TemplateError, check_reference, references
 from chaosgate.suggest import closest
 
@@ -42,6 +49,29 @@ def _template_errors(doc: MarkedDocument, data: dict[str, Any]) -> list[Scenario
                 check_reference(parts, [s for s in visible if isinstance(s, str)])
             except TemplateError as error:
                 errors.append(located(doc, path, str(error)))
+    return errors
+
+
+def _response_checks(scenario: Scenario) -> Iterator[tuple[PathKey, ResponseCheck]]:
+    """Every response check of a scenario with the path of its mapping."""
+    for section in ("setup", "steady_state", "probes"):
+        for index, step in enumerate(getattr(scenario, section)):
+            yield (section, index, "expect"), step.expect
+    for window in ("before", "during", "after"):
+        for index, expectation in enumerate(getattr(scenario.expect, window)):
+            if isinstance(expectation, RequestExpectation):
+                yield ("expect", window, index), expectation
+
+
+def _jsonpath_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioError]:
+    """Every `json:` key of a response check must be a JSONPath that parses."""
+    errors = []
+    for path, check in _response_checks(scenario):
+        for expression in check.json_body:
+            try:
+                compile_jsonpath(expression)
+            except JsonPathSyntaxError as error:
+                errors.append(located(doc, (*path, "json", expression), str(error), key=True))
     return errors
 
 
@@ -116,7 +146,7 @@ def _metric_errors(
 def consistency_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioError]:
     """Every cross-reference problem of one scenario."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    errors = _template_errors(doc, data)
+    errors = _template_errors(doc, data) + _jsonpath_errors(doc, scenario)
     errors += _duplicates(doc, "setup", [s.name for s in scenario.setup])
     errors += _duplicates(doc, "faults", [f.name for f in scenario.faults])
     errors += _duplicates(doc, "probes", [p.name for p in scenario.probes])

@@ -33,7 +33,7 @@ _TYPE_NAMES = {
 }
 
 
-def _describe_type(value: object) -> str:  # noqa: PLR0911 - one answer per JSON type
+def _describe_type(value: object) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -247,7 +247,7 @@ def _additional(error: SchemaError, doc: MarkedDocument) -> list[ScenarioError]:
     return out
 
 
-def translate(  # noqa: PLR0911 - one branch per JSON Schema keyword
+def translate(
     validator: Draft202012Validator, error: SchemaError, doc: MarkedDocument
 ) -> list[ScenarioError]:
     """One schema error as one or more located, explained scenario errors."""

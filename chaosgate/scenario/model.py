@@ -283,5 +283,9 @@ class Scenario(Frozen):
     streams: list[WebSocketStream] = Field(default_factory=list)
     load: Load | None = None
     faults: list[Fault] = Field(default_factory=list)
+    observe: Duration = Field(
+        default=10.0,
+        description="How long probes keep sampling after the last fault ends (without faults: in all).",
+    )
     expect: Expectations = Field(default_factory=Expectations)
     teardown: list[Request] = Field(default_factory=list)
