@@ -6,7 +6,7 @@ from functools import cache
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse
+from jsonpath_ng.ext.parser import parse
 
 
 class JsonPathSyntaxError(ValueError):
