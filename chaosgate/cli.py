@@ -39,12 +39,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from chaosgate.scenario.schema import scenario_schema_text, write_committed_schema  # noqa: PLC0415
+    from chaosgate.results import COMMITTED_RESULTS_SCHEMA, results_schema_text  # noqa: PLC0415
+    from chaosgate.scenario.schema import COMMITTED_SCHEMA, scenario_schema_text  # noqa: PLC0415
 
+    text, path = (
+        (results_schema_text(), COMMITTED_RESULTS_SCHEMA)
+        if args.results
+        else (scenario_schema_text(), COMMITTED_SCHEMA)
+    )
     if args.write:
-        print(f"wrote {write_committed_schema()}")
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     else:
-        sys.stdout.write(scenario_schema_text())
+        sys.stdout.write(text)
     return int(ExitCode.GO)
 
 
@@ -52,6 +59,42 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from chaosgate.doctor import run_doctor  # noqa: PLC0415
 
     return run_doctor(sys.stdout)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from chaosgate.commands import cmd_run  # noqa: PLC0415 - pandas and httpx load only when needed
+
+    return cmd_run(args)
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from chaosgate.commands import cmd_cleanup  # noqa: PLC0415
+
+    return cmd_cleanup(args)
+
+
+def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
+    run = commands.add_parser("run", help="run scenarios: inject faults, measure, score, gate")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    run.add_argument("--target", help="run every scenario against this target (name or file)")
+    run.add_argument(
+        "--out", default="out", help="folder for results.json, junit.xml, summary.md (default: out)"
+    )
+    run.add_argument("--tags", action="append", default=[], metavar="T[,T]", help="only scenarios with a tag")
+    run.add_argument("--id", dest="ids", action="append", default=[], metavar="ID", help="only this scenario")
+    run.add_argument("--quick", action="store_true", help="scale every duration down for CI smoke runs")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and touch nothing")
+    run.add_argument("--sla", help="judge with this SLA profile (name or file) instead of each scenario's")
+    run.add_argument("--load-workers", type=int, default=0, metavar="N", help="run load on N locust workers")
+    run.add_argument("--state-dir", help="where undo records go (default: $CHAOSGATE_STATE_DIR)")
+    run.set_defaults(func=_cmd_run)
+
+    cleanup = commands.add_parser("cleanup", help="undo every fault and target a killed run left behind")
+    cleanup.add_argument("--state-dir", help="where undo records are (default: $CHAOSGATE_STATE_DIR)")
+    cleanup.add_argument(
+        "--toxiproxy", action="append", default=[], metavar="URL", help="also clean this server"
+    )
+    cleanup.set_defaults(func=_cmd_cleanup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the scenario format")
     schema.add_argument("--write", action="store_true", help="regenerate the committed copy in the package")
+    schema.add_argument("--results", action="store_true", help="the schema of results.json instead")
     schema.set_defaults(func=_cmd_schema)
 
     doctor = commands.add_parser("doctor", help="show what is installed and reachable, with fixes")
     doctor.set_defaults(func=_cmd_doctor)
+    _add_run(commands)
     return parser
 
 

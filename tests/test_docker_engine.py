@@ -71,10 +71,14 @@ def test_parameters_are_normalised() -> None:
 def test_restore_body_puts_back_what_the_engine_allows() -> None:
     unlimited = {"Memory": 0, "MemorySwap": 0, "CpuPeriod": 0, "CpuQuota": 0}
     assert restore_body(unlimited, host_memory=8 << 30) == {
-        "Memory": 8 << 30, "MemorySwap": 16 << 30, "CpuQuota": -1, "CpuPeriod": 100_000,
+        "Memory": 8 << 30,
+        "MemorySwap": 16 << 30,
+        "CpuQuota": -1,
+        "CpuPeriod": 100_000,
     }
     assert restore_body({"Memory": 1 << 30, "MemorySwap": 3 << 30}, host_memory=8 << 30) == {
-        "Memory": 1 << 30, "MemorySwap": 3 << 30,
+        "Memory": 1 << 30,
+        "MemorySwap": 3 << 30,
     }
     assert restore_body({"NanoCpus": 1_500_000_000}, host_memory=1) == {"NanoCpus": 1_500_000_000}
 
@@ -181,8 +185,9 @@ def test_disconnect_from_every_network_partitions_it(web_container: Any, http: A
 
 def test_a_label_selects_a_group(web_container: Any, http: Any, state_root: Path) -> None:
     group = f"g{uuid.uuid4().hex[:8]}"
-    first, second = web_container(labels={"chaosgate.test.group": group}), web_container(
-        labels={"chaosgate.test.group": group}
+    first, second = (
+        web_container(labels={"chaosgate.test.group": group}),
+        web_container(labels={"chaosgate.test.group": group}),
     )
     with _injector(state_root, label=f"chaosgate.test.group={group}", action="pause"):
         assert {first.reload()["State"]["Status"], second.reload()["State"]["Status"]} == {"paused"}

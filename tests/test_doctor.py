@@ -67,7 +67,12 @@ def test_the_command_exits_3_when_path_hides_the_programs(tmp_path: Path) -> Non
     env = {**os.environ, "PATH": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "chaosgate", "doctor"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == ExitCode.INFRASTRUCTURE, done.stdout + done.stderr
     assert "missing  Toxiproxy server" in done.stdout
@@ -78,8 +83,9 @@ def test_a_wrong_toxiproxy_version_is_not_ok(tmp_path: Path) -> None:
     fake = tmp_path / "toxiproxy-server"
     fake.write_text("#!/bin/sh\necho 'toxiproxy-server version 2.11.0'\n")
     fake.chmod(0o755)
-    check = binary_check("Toxiproxy server", ["toxiproxy-server"], "bash ci/install.sh", path=str(tmp_path),
-                         want="2.12.0")
+    check = binary_check(
+        "Toxiproxy server", ["toxiproxy-server"], "bash ci/install.sh", path=str(tmp_path), want="2.12.0"
+    )
     code, text = _doctor([check])
     assert code == ExitCode.INFRASTRUCTURE
     assert "is version 2.11.0, chaosgate needs 2.12.0; fix: bash ci/install.sh" in text
@@ -87,8 +93,11 @@ def test_a_wrong_toxiproxy_version_is_not_ok(tmp_path: Path) -> None:
 
 def test_injected_checks_decide_the_exit_code() -> None:
     fine = Check("thing", lambda: CheckResult(True, "1.0"))
-    assert _doctor([fine]) == (ExitCode.GO, "chaosgate doctor: what is installed and reachable\n"
-                                            "  ok       thing  1.0\nall 1 components present\n")
+    assert _doctor([fine]) == (
+        ExitCode.GO,
+        "chaosgate doctor: what is installed and reachable\n"
+        "  ok       thing  1.0\nall 1 components present\n",
+    )
     gone = Check("other", lambda: CheckResult(False, "not installed", "apt-get install -y other"))
     code, text = _doctor([fine, gone])
     assert code == ExitCode.INFRASTRUCTURE

@@ -112,8 +112,11 @@ def _reference_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioE
                     resolve(expectation.check)
                 except UnknownCheck as error:
                     errors.append(located(doc, (*path, "check"), str(error)))
-    if scenario.expect.during and not scenario.faults:
-        errors.append(located(doc, ("expect", "during"), "`during` expectations need at least one fault"))
+    for window in ("during", "after"):
+        if getattr(scenario.expect, window) and not scenario.faults:
+            errors.append(
+                located(doc, ("expect", window), f"`{window}` expectations need at least one fault")
+            )
     return errors
 
 

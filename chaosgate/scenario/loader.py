@@ -7,6 +7,7 @@ them at once, each with its file, line and column.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,7 +23,7 @@ from chaosgate.scenario.consistency import consistency_errors
 from chaosgate.scenario.diagnostics import located, model_errors, schema_errors
 from chaosgate.scenario.marked_yaml import MarkedDocument, load_file
 from chaosgate.scenario.model import Scenario
-from chaosgate.scenario.schema import scenario_schema
+from chaosgate.scenario.schema import COMMITTED_SCHEMA, scenario_schema
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -38,9 +39,22 @@ class LoadedScenario:
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = scenario_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The committed schema is the generated one whenever it names exactly the installed
+    # injectors (a test keeps it current); generating it means importing every backend.
+    # The schema is checked against the metaschema by the test suite, not on every run.
+    committed = json.loads(COMMITTED_SCHEMA.read_text(encoding="utf-8")) if COMMITTED_SCHEMA.exists() else {}
+    names = committed.get("$defs", {}).get("Fault", {}).get("properties", {}).get("injector", {}).get("enum")
+    if names == list(injector_types()):
+        return Draft202012Validator(committed)
+    return Draft202012Validator(scenario_schema())
+
+
+NOT_SCENARIOS = frozenset({"targets", "sla", "out", "node_modules", "__pycache__"})
+"""Folders under a scanned folder that hold other YAML: target files, SLA profiles, outputs."""
+
+
+def _skipped(relative: Path) -> bool:
+    return any(part in NOT_SCENARIOS or part.startswith(".") for part in relative.parts[:-1])
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -48,7 +62,13 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file()))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SCENARIO_SUFFIXES and p.is_file() and not _skipped(p.relative_to(path))
+                )
+            )
         elif path.is_file():
             found.append(path)
         else:

@@ -157,6 +157,20 @@ class DockerInjector(Injector[DockerParams]):
             self.undo_log.remove(path)
             self._applied.pop()
 
+    @classmethod
+    def cleanup(cls, context: InjectionContext) -> list[str]:
+        """Undo every change recorded in the state directory (``resources["state_dir"]`` or the default).
+
+        With no record left there is nothing to undo and the engine is not
+        contacted, so a machine without Docker cleans up without an error.
+        """
+        root = context.resources.get(STATE_DIR_KEY)
+        state_root = Path(root) if root else None
+        if not UndoLog(state_dir(context.resources)).records():
+            return []
+        with DockerEngine() as engine:
+            return cleanup_all(engine, state_root)
+
     def describe(self) -> str:
         p = self.params
         target = p.selector()

@@ -117,7 +117,12 @@ class ToxiproxyClient:
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            trust_env=False,
+            verify=False,  # noqa: S501 - a plain-http API on loopback: no CA bundle to load
+        )
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -234,7 +239,10 @@ class ToxiproxyClient:
     ) -> Toxic:
         _check_name("toxic", name)
         body = {
-            "name": name, "type": type, "stream": stream, "toxicity": toxicity,
+            "name": name,
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
             "attributes": dict(attributes),
         }
         return Toxic.from_json(self._json_object("POST", _path("proxies", proxy, "toxics"), body))

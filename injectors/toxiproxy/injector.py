@@ -145,6 +145,17 @@ class ToxiproxyInjector(Injector[ToxiproxyParams]):
                 _restore_proxy(client, self.proxy_name, self._marker_name)
                 self._marker_name = None
 
+    @classmethod
+    def cleanup(cls, context: InjectionContext) -> list[str]:
+        """Remove every ``chaosgate_`` toxic of any run and re-enable the proxies they took down.
+
+        Raises :class:`~chaosgate.exceptions.ComponentMissing` when no server
+        answers at ``context.toxiproxy_url``: then there is nothing to clean,
+        since Toxiproxy keeps proxies and toxics in memory.
+        """
+        with ToxiproxyClient(context.toxiproxy_url) as client:
+            return cleanup_all(client).lines()
+
     def describe(self) -> str:
         proxy = self.params.proxy
         if self.proxy_name != proxy:

@@ -51,3 +51,12 @@ def test_fault_branches_close_each_injector_to_its_own_parameters() -> None:
     assert not list(validator.iter_errors({**base, "faults": [good]}))
     foreign = {**good, "container": "db"}  # a docker parameter under toxiproxy
     assert list(validator.iter_errors({**base, "faults": [foreign]}))
+
+
+def test_committed_results_schema_is_up_to_date() -> None:
+    from chaosgate.results import COMMITTED_RESULTS_SCHEMA, results_schema_text
+
+    assert COMMITTED_RESULTS_SCHEMA.read_text() == results_schema_text(), (
+        "chaosgate/schemas/results.schema.json is stale: run `chaosgate schema --results --write`"
+    )
+    Draft202012Validator.check_schema(json.loads(COMMITTED_RESULTS_SCHEMA.read_text()))

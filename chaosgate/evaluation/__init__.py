@@ -1,0 +1,1 @@
+"""From samples and a timeline to judged expectations, SLA gates, scores and a verdict."""

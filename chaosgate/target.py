@@ -1,0 +1,148 @@
+"""The extension point for systems under test, and how target files are found.
+
+A target file (``targets/NAME.yaml``) names a `kind` and that kind's
+settings. Kinds are found through the ``chaosgate.targets`` entry-point
+group, so the engine never imports a concrete target; a kind brings its
+system up (or attaches to it), puts Toxiproxy in front of what faults need,
+and returns a :class:`Deployment` that says where everything is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+import chaosgate
+from chaosgate.exceptions import InfrastructureError, ScenarioErrors, UsageError
+from chaosgate.scenario.diagnostics import located, model_errors
+from chaosgate.scenario.marked_yaml import load_file
+from chaosgate.suggest import closest
+
+TARGET_GROUP = "chaosgate.targets"
+
+
+class TargetSpec(BaseModel):
+    """Base of every kind's settings: frozen and closed to unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a running target is: the URL to test through, and the names faults use."""
+
+    name: str
+    base_url: str
+    toxiproxy_url: str
+    resources: Mapping[str, str] = field(default_factory=dict)
+    openapi: str | None = None
+
+
+class Target(ABC):
+    """One kind of system under test. Subclasses set `kind` and `Spec`, implement `up` and `down`."""
+
+    kind: ClassVar[str]
+    Spec: ClassVar[type[TargetSpec]]
+
+    def __init__(self, spec: TargetSpec, *, run_id: str, state_dir: Path) -> None:
+        self.spec = spec
+        self.run_id = run_id
+        self.state_dir = state_dir
+
+    @abstractmethod
+    def up(self) -> Deployment:
+        """Start or attach to the system and return where it is."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Remove everything `up` created; safe to call more than once."""
+
+    @classmethod
+    def cleanup(cls, state_dir: Path) -> list[str]:
+        """Remove what a SIGKILLed run of this kind left behind; one line per removal."""
+        return []
+
+    def __enter__(self) -> Deployment:
+        return self.up()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.down()
+
+
+@cache
+def target_kinds() -> dict[str, type[Target]]:
+    found: dict[str, type[Target]] = {}
+    for entry in entry_points(group=TARGET_GROUP):
+        try:
+            cls = entry.load()
+        except Exception as error:  # noqa: BLE001 - a broken plugin is named, not a traceback
+            raise InfrastructureError(
+                f"target plugin `{entry.name}` ({entry.value}) failed to load: {error}"
+            ) from None
+        found[entry.name] = cls
+    return found
+
+
+def search_path(cwd: Path | None = None) -> list[Path]:
+    """Where target files are looked for: ./targets, then the targets chaosgate ships."""
+    bundled = Path(chaosgate.__file__).resolve().parent.parent / "targets"
+    return [(cwd or Path.cwd()) / "targets", bundled]
+
+
+def find_target_file(name_or_path: str, cwd: Path | None = None) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    known: list[str] = []
+    for folder in search_path(cwd):
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+        known += [p.stem for p in folder.glob("*.yaml")] if folder.is_dir() else []
+    hint = closest(name_or_path, known)
+    extra = f"; did you mean `{hint}`?" if hint else ""
+    raise UsageError(f"no target `{name_or_path}` (known: {', '.join(sorted(set(known))) or 'none'}){extra}")
+
+
+def load_target(name_or_path: str, *, run_id: str, state_dir: Path, cwd: Path | None = None) -> Target:
+    """The target a name or file describes, validated; input errors carry file:line."""
+    path = find_target_file(name_or_path, cwd)
+    documents = load_file(path)
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        raise UsageError(f"{path}: a target file is one YAML mapping")
+    doc = documents[0]
+    data: dict[str, Any] = {"name": path.stem, **doc.data}
+    kinds = target_kinds()
+    kind = data.get("kind")
+    if kind not in kinds:
+        raise ScenarioErrors(
+            "invalid target",
+            errors=[
+                located(
+                    doc,
+                    ("kind",),
+                    f"unknown target kind `{kind}`",
+                    expected="one of " + ", ".join(kinds),
+                    suggestion=closest(str(kind), kinds),
+                )
+            ],
+        )
+    cls = kinds[str(kind)]
+    try:
+        spec = cls.Spec.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioErrors("invalid target", errors=model_errors(error, doc)) from None
+    return cls(spec, run_id=run_id, state_dir=state_dir)

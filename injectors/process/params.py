@@ -1,0 +1,101 @@
+"""Parameters of the `process` injector, checked per action before anything runs."""
+
+from __future__ import annotations
+
+import signal as signals
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+
+from chaosgate.injector import InjectorParams
+
+Action = Literal["stop", "kill", "terminate"]
+
+ACTION_FIELDS: dict[str, frozenset[str]] = {
+    "stop": frozenset(),
+    "kill": frozenset({"signal", "restart_timeout"}),
+    "terminate": frozenset({"timeout", "restart_timeout"}),
+}
+"""Which optional fields each action takes; any other is a validation error."""
+
+PAUSING_SIGNALS = frozenset({"SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT"})
+"""Signals that pause or resume rather than end a process: `kill` refuses them (use `stop`)."""
+
+
+def normalise_signal(value: object) -> str:
+    """``SIGTERM`` from ``SIGTERM``, ``term`` or ``15``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return signals.Signals(value).name
+        except ValueError:
+            raise ValueError(f"unknown signal number {value}") from None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name if name.startswith("SIG") else f"SIG{name}"
+        if name in signals.Signals.__members__:
+            return name
+    raise ValueError(f"expected a signal such as `SIGKILL` or `SIGTERM`, got {value!r}")
+
+
+Signal = Annotated[
+    str,
+    BeforeValidator(normalise_signal),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "string", "pattern": r"^([Ss][Ii][Gg])?[A-Za-z0-9]+$"},
+            {"type": "integer", "minimum": 1},
+        ],
+        "description": "A signal name or number, e.g. SIGKILL, SIGTERM, 9.",
+    }),
+]
+
+
+class ProcessParams(InjectorParams):
+    """A fault on a target's local server process: stop (freeze) it, kill it, or terminate it.
+
+    `stop` sends SIGSTOP to the process group and SIGCONT on revert. `kill`
+    sends a signal (default SIGKILL) and `terminate` sends SIGTERM (SIGKILL after
+    `timeout`); on revert both start the process again from its record (same
+    command, environment and directory) and wait until its port answers.
+    """
+
+    process: str = Field(
+        min_length=1,
+        description=(
+            "The process as the target names it; the path of its record is the target's "
+            "`process:<name>` resource."
+        ),
+    )
+    action: Action = Field(description="stop (SIGSTOP/SIGCONT), kill (a signal, then restart) or terminate.")
+    signal: Signal | None = Field(default=None, description="kill: the signal to send (default SIGKILL).")
+    timeout: int | None = Field(
+        default=None, ge=0, le=600, description="terminate: seconds between SIGTERM and SIGKILL (default 10)."
+    )
+    restart_timeout: int | None = Field(
+        default=None, ge=1, le=600,
+        description="kill/terminate: seconds the revert waits for the restarted process's port (default 30).",
+    )
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> ProcessParams:
+        allowed = ACTION_FIELDS[self.action]
+        extra = sorted((self.model_fields_set & {"signal", "timeout", "restart_timeout"}) - allowed)
+        if extra:
+            takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "no other field"
+            named = ", ".join(f"`{name}`" for name in extra)
+            raise ValueError(f"{named} does not apply to `{self.action}` (it takes {takes})")
+        if self.signal in PAUSING_SIGNALS:
+            raise ValueError(f"`{self.signal}` does not end a process: use `action: stop` to freeze it")
+        return self
+
+    @property
+    def kill_signal(self) -> str:
+        return self.signal or ("SIGTERM" if self.action == "terminate" else "SIGKILL")
+
+    @property
+    def grace(self) -> int:
+        return 10 if self.timeout is None else self.timeout
+
+    @property
+    def startup_timeout(self) -> int:
+        return 30 if self.restart_timeout is None else self.restart_timeout

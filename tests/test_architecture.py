@@ -1,0 +1,51 @@
+"""The import rules of ARCHITECTURE.md, checked on every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = {
+    "chaosgate": {"injectors", "targets", "reports", "reference_impl"},
+    "injectors": {"reports", "reference_impl"},
+    "reports": {"injectors", "targets", "reference_impl"},
+    "reference_impl": {"chaosgate", "injectors", "targets", "reports"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_import_only_what_they_may(layer: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {sorted(imported_packages(path) & FORBIDDEN[layer])}"
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        if imported_packages(path) & FORBIDDEN[layer]
+    ]
+    assert offenders == []
+
+
+def test_injectors_do_not_import_each_other() -> None:
+    packages = [p.name for p in (ROOT / "injectors").iterdir() if p.is_dir() and not p.name.startswith("_")]
+    offenders = []
+    for package in packages:
+        for path in (ROOT / "injectors" / package).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("injectors."):
+                    other = node.module.split(".")[1]
+                    if other != package:
+                        offenders.append(f"{path.relative_to(ROOT)} imports injectors.{other}")
+    assert offenders == []
