@@ -100,6 +100,10 @@ class ScenarioResult(Record):
     series: list[SeriesPoint] = Field(default_factory=list)
     failing_samples: list[FailingSample] = Field(default_factory=list)
     sample_counts: dict[str, int] = Field(default_factory=dict)
+    streams: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description="Per WebSocket stream: lost, duplicated, reordered, replay_accuracy, ...",
+    )
 
 
 class Verdict(Record):

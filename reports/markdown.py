@@ -8,7 +8,6 @@ from pathlib import Path
 from chaosgate.engine.events import Event, RunFinished
 from chaosgate.results import RunResult
 
-
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 

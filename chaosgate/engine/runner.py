@@ -10,6 +10,7 @@ through it before anything else happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from chaosgate.engine.phases import check_steady_state, run_checks, run_setup, r
 from chaosgate.engine.plan import Plan
 from chaosgate.engine.probes import run_probe
 from chaosgate.engine.samples import Sample
+from chaosgate.engine.streams import StreamLog, StreamSubscriber, stream_url
 from chaosgate.exceptions import ChaosgateError, SteadyStateAborted
 from chaosgate.injector import InjectionContext
 from chaosgate.target import Deployment
@@ -46,6 +48,7 @@ class Observation:
     checks: dict[str, tuple[bool, str, str]] = field(default_factory=dict)
     teardown_problems: list[str] = field(default_factory=list)
     duration: float = 0.0
+    streams: dict[str, StreamLog] = field(default_factory=dict)
 
 
 class ScenarioRunner:
@@ -132,6 +135,11 @@ class ScenarioRunner:
                 client, self.plan.scenario, pre, self.context
             )
 
+    @staticmethod
+    async def _sleep_then_stop(seconds: float, stop: asyncio.Event) -> None:
+        await asyncio.sleep(seconds)
+        stop.set()
+
     async def _sampling(self, client: httpx.AsyncClient) -> None:
         clock = Clock(time.monotonic())
         context = InjectionContext(
@@ -150,6 +158,16 @@ class ScenarioRunner:
                 context=self.context,
                 workers=self.load_workers,
             )
+        subscribers = [
+            StreamSubscriber(
+                spec,
+                stream_url(self.deployment.base_url, spec.path, self.deployment.resources, spec.name),
+                clock,
+                self.context,
+            )
+            for spec in self.plan.scenario.streams
+        ]
+        self.observation.streams = {s.spec.name: s.log for s in subscribers}
         stop = asyncio.Event()
         self._phase("sampling", clock)
         try:
@@ -168,8 +186,10 @@ class ScenarioRunner:
                             until=self.plan.duration,
                         )
                     )
+                for subscriber in subscribers:
+                    group.create_task(subscriber.run(stop))
                 group.create_task(controller.run())
-                group.create_task(asyncio.sleep(self.plan.duration))
+                group.create_task(self._sleep_then_stop(self.plan.duration, stop))
         except* ChaosgateError as group_error:
             raise group_error.exceptions[0] from None
         finally:
@@ -181,6 +201,9 @@ class ScenarioRunner:
                 load.stop()  # synchronous and bounded: this may run during a cancellation
                 for sample in load.samples():
                     self._record(sample)
+            if subscribers and not controller.still_injected:
+                with contextlib.suppress(Exception):  # a failed drain shows as lost events
+                    await asyncio.gather(*(s.drain() for s in subscribers))
             left = controller.still_injected
             if left:
                 self.bus.emit(Message(f"could not revert: {', '.join(left)}", "error", self.scenario_id))

@@ -109,6 +109,9 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
     windows = Windows(end=observation.end, faults=_spans(observation.faults, observation.end))
     evidence = Evidence.collect(frame, windows)
     evidence.checks = observation.checks
+    stream_specs = {spec.name: spec for spec in scenario.streams}
+    streams = {name: log.metrics(stream_specs[name].events) for name, log in observation.streams.items()}
+    evidence.streams = {name: {k: v for k, v in m.items() if v is not None} for name, m in streams.items()}
     expectations = judge_all(evidence, scenario, profile) + _steady_after(plan, observation)
     score = scenario_score(expectations)
     if observation.error:
@@ -127,6 +130,7 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
         windows=windows.as_dict(),
         series=[SeriesPoint(**point) for point in series(frame)],
         failing_samples=_failing(observation),
+        streams=streams,
         sample_counts={str(k): int(v) for k, v in frame.groupby("source").size().items()}
         if not frame.empty
         else {},

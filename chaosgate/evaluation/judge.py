@@ -133,9 +133,12 @@ def judge_metric(
         value, reason = _time_to(evidence, metric, fault)
         return _result(ident, kind, window, name, weight, critical, threshold, value, reason, 0)
     if metric in STREAM_METRICS:
-        stream = evidence.streams.get(of or "", {})
-        value = stream.get(metric)
-        reason = "" if value is not None else f"no WebSocket stream `{of}` was measured"
+        stream = evidence.streams.get(of or "")
+        value = stream.get(metric) if stream is not None else None
+        if stream is None:
+            reason = f"no WebSocket stream `{of}` was measured"
+        else:
+            reason = "" if value is not None else f"{metric} not measured on `{of}` (it never reconnected)"
         return _result(ident, kind, window, name, weight, critical, threshold, value, reason, 0)
     spans = evidence.spans(window, grace, fault)
     rows = within(evidence.scoped(of), spans)

@@ -166,11 +166,23 @@ class Load(Frozen):
 
 
 class WebSocketStream(Frozen):
-    """A WebSocket subscriber whose stream is checked for loss, duplicates and order (R5)."""
+    """A WebSocket subscriber whose stream is checked Jepsen-style for loss, duplicates and order (R5).
+
+    The subscriber reconnects with exponential backoff and resumes from the
+    last sequence it saw (``?<resume_param>=N``). A frame is an event when it
+    carries `sequence_field`; its type is read from `type_field`.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     path: str
     events: list[str] = Field(default_factory=list, description="Event types to expect; empty for all.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Handshake headers, e.g. Authorization."
+    )
+    resume_param: str = Field(default="last_sequence", description="Query parameter that resumes the stream.")
+    sequence_field: str = Field(default="sequence", description="Field holding an event's sequence number.")
+    type_field: str = Field(default="event_type", description="Field holding an event's type.")
+    reconnect_within: Duration = Field(default=60.0, description="Give up reconnecting after this long.")
 
 
 class Fault(BaseModel):

@@ -7,6 +7,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from chaosgate.cli import main
+from chaosgate.results import COMMITTED_RESULTS_SCHEMA, results_schema_text
 from chaosgate.scenario.schema import COMMITTED_SCHEMA, scenario_schema, scenario_schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +55,6 @@ def test_fault_branches_close_each_injector_to_its_own_parameters() -> None:
 
 
 def test_committed_results_schema_is_up_to_date() -> None:
-    from chaosgate.results import COMMITTED_RESULTS_SCHEMA, results_schema_text
-
     assert COMMITTED_RESULTS_SCHEMA.read_text() == results_schema_text(), (
         "chaosgate/schemas/results.schema.json is stale: run `chaosgate schema --results --write`"
     )
