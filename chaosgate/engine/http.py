@@ -114,12 +114,15 @@ async def perform(
             response_headers=dict(response.headers),
             response_body=content,
         )
+    watched = check.headers if check is not None else {}
+    observed = {name: response.headers.get(name) for name in watched} if watched else None
     sample = Sample(
         source=source,
         request=label(request),
         t=started,
         latency=latency,
         status=response.status_code,
+        observed=observed,
         ok=reason is None,
         detail=reason,
         expected=expected_source and reason is None,

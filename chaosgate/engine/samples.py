@@ -93,6 +93,8 @@ class Sample:
     error: str | None = None
     detail: str | None = None
     expected: bool = False
+    observed: dict[str, str | None] | None = None
+    """Values of the headers the check looks at, so the timeline shows degraded answers too."""
     exchange: Exchange | None = field(default=None, compare=False)
 
     @property

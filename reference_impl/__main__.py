@@ -1,0 +1,23 @@
+"""``python -m reference_impl``: run the service under uvicorn on PRISM_HOST:PRISM_PORT."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from reference_impl.settings import Settings
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    uvicorn.run(
+        "reference_impl.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""``/api/v1/system``: health with a capability matrix, circuit breakers, the offline queue.
+
+These endpoints need no authentication: they are what load balancers,
+operators and chaos probes poll, and they reveal no data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from reference_impl import __version__
+from reference_impl.breakers import BreakerState, CircuitBreaker
+from reference_impl.capabilities import SubsystemHealth, capabilities
+from reference_impl.chaos import Fault
+from reference_impl.dependencies import DependencyUnavailable
+from reference_impl.errors import (
+    ErrorBody,
+    ErrorCategory,
+    FunctionalityMatrix,
+    RecoveryOption,
+    error_responses,
+    new_incident_id,
+)
+from reference_impl.runtime import Runtime, get_runtime
+from reference_impl.schemas.system import (
+    CapabilityStatus,
+    CircuitBreakerList,
+    CircuitBreakerStatus,
+    DegradedHealthReport,
+    HealthReport,
+    QueueStatus,
+    SubsystemStatus,
+)
+
+router = APIRouter(prefix="/api/v1/system", tags=["system"])
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the next recovery probe is expected to succeed.",
+        "schema": {"type": "integer", "minimum": 0},
+        "required": True,
+    }
+}
+
+
+async def _check(name: str, ping: Callable[[], Awaitable[None]], breaker: CircuitBreaker) -> SubsystemStatus:
+    """Ping a dependency through its breaker and classify the answer."""
+    started = time.perf_counter()
+    try:
+        await ping()
+    except DependencyUnavailable as exc:
+        failed = breaker.state is BreakerState.OPEN
+        eta = breaker.retry_after() if failed else breaker.reset_seconds
+        return SubsystemStatus(
+            name=name,
+            status="failed" if failed else "degraded",
+            detail=exc.reason,
+            circuit_breaker=breaker.state.value,
+            latency_ms=None,
+            recovery_eta_seconds=round(eta, 3),
+        )
+    latency = round((time.perf_counter() - started) * 1000, 3)
+    return SubsystemStatus(
+        name=name,
+        status="healthy",
+        detail=None,
+        circuit_breaker=breaker.state.value,
+        latency_ms=latency,
+        recovery_eta_seconds=None,
+    )
+
+
+@router.get(
+    "/health",
+    response_model=HealthReport,
+    summary="Health with a capability matrix",
+    responses={
+        503: {
+            "model": DegradedHealthReport,
+            "headers": RETRY_AFTER,
+            "description": "Degraded: which subsystems failed, what still works, recovery ETAs.",
+        },
+        **error_responses(),
+    },
+)
+async def health(runtime: RuntimeDep) -> Any:
+    """200 when every subsystem is healthy; 503 `degraded` with the capability matrix otherwise."""
+    database, redis = await asyncio.gather(
+        _check("postgresql", runtime.db.ping, runtime.db.breaker),
+        _check("redis", runtime.redis.ping, runtime.redis.breaker),
+    )
+    depth, oldest = runtime.queue.stats()
+    queue = SubsystemStatus(
+        name="offline_queue",
+        status="healthy" if depth == 0 else "degraded",
+        detail=None
+        if depth == 0
+        else f"{depth} operations waiting for PostgreSQL (oldest {oldest or 0:.1f}s)",
+        circuit_breaker=None,
+        latency_ms=None,
+        recovery_eta_seconds=None
+        if depth == 0
+        else database.recovery_eta_seconds or runtime.settings.sync_interval,
+    )
+    outbox = runtime.events.outbox_depth
+    events = SubsystemStatus(
+        name="event_log",
+        status="healthy" if outbox == 0 else "degraded",
+        detail=None if outbox == 0 else f"{outbox} events buffered until Redis returns",
+        circuit_breaker=None,
+        latency_ms=None,
+        recovery_eta_seconds=None if outbox == 0 else redis.recovery_eta_seconds,
+    )
+    integrity = runtime.integrity
+    corruption = runtime.chaos.active(Fault.STORAGE_CORRUPTION)
+    storage = SubsystemStatus(
+        name="storage_integrity",
+        status="failed" if integrity.blocked else "healthy",
+        detail=f"writes blocked after corruption (incident {integrity.incident_id})"
+        if integrity.blocked
+        else None,
+        circuit_breaker=None,
+        latency_ms=None,
+        recovery_eta_seconds=(
+            round((corruption.remaining() if corruption else 0.0) + runtime.settings.sync_interval, 3)
+            if integrity.blocked
+            else None
+        ),
+    )
+    subsystems = [database, redis, queue, events, storage]
+    matrix = [
+        CapabilityStatus(name=cap.name, status=cap.level.value, reason=cap.reason)
+        for cap in capabilities(
+            SubsystemHealth(database.status), SubsystemHealth(redis.status), writes_blocked=integrity.blocked
+        )
+    ]
+    common: dict[str, Any] = {
+        "version": __version__,
+        "checked_at": datetime.now(UTC),
+        "uptime_seconds": round(time.time() - runtime.started_at, 3),
+        "subsystems": subsystems,
+        "capabilities": matrix,
+        "offline_queue_depth": depth,
+    }
+    unhealthy = [item for item in subsystems if item.status != "healthy"]
+    if not unhealthy:
+        return HealthReport(status="healthy", **common)
+    eta = (
+        max((item.recovery_eta_seconds or 0.0) for item in unhealthy)
+        or runtime.settings.breaker_reset_seconds
+    )
+    failed_dependency = any(item.status == "failed" for item in (database, redis))
+    error = ErrorBody(
+        category=ErrorCategory.EXTERNAL_DEPENDENCY,
+        code="degraded",
+        incident_id=new_incident_id(),
+        message="degraded: " + ", ".join(f"{item.name} {item.status}" for item in unhealthy),
+        recovery_options=[
+            RecoveryOption(
+                action="use_available_capabilities",
+                success_probability=0.9 if not failed_dependency else 0.7,
+                description="Capabilities marked available or limited keep working; recovery is automatic.",
+            )
+        ],
+        functionality=_matrix_of(matrix),
+        eta_seconds=round(eta, 3),
+        occurred_at=datetime.now(UTC),
+    )
+    report = DegradedHealthReport(status="degraded", error=error, **common)
+    return JSONResponse(
+        report.model_dump(mode="json"), status_code=503, headers={"Retry-After": str(max(1, math.ceil(eta)))}
+    )
+
+
+def _matrix_of(matrix: list[CapabilityStatus]) -> FunctionalityMatrix:
+    """The envelope's matrix from the capability list just computed."""
+    return FunctionalityMatrix(
+        available=[c.name for c in matrix if c.status == "available"],
+        limited=[c.name for c in matrix if c.status == "limited"],
+        unavailable=[c.name for c in matrix if c.status == "unavailable"],
+    )
+
+
+@router.get(
+    "/circuit-breakers",
+    response_model=CircuitBreakerList,
+    summary="Circuit-breaker states",
+    responses=error_responses(),
+)
+async def circuit_breakers(runtime: RuntimeDep) -> CircuitBreakerList:
+    """State and counters of the PostgreSQL and Redis breakers."""
+    items = []
+    for breaker in runtime.breakers:
+        snap = breaker.snapshot()
+        items.append(
+            CircuitBreakerStatus(
+                name=snap.name,
+                state=snap.state.value,
+                consecutive_failures=snap.consecutive_failures,
+                failure_threshold=snap.failure_threshold,
+                reset_seconds=snap.reset_seconds,
+                retry_after_seconds=snap.retry_after_seconds,
+                total_failures=snap.total_failures,
+                total_successes=snap.total_successes,
+                rejected_calls=snap.rejected_calls,
+                times_opened=snap.times_opened,
+                last_failure=snap.last_failure,
+                last_failure_age_seconds=snap.last_failure_age_seconds,
+            )
+        )
+    return CircuitBreakerList(breakers=items)
+
+
+@router.get("/queue", response_model=QueueStatus, summary="Offline write queue", responses=error_responses())
+async def queue_status(runtime: RuntimeDep) -> QueueStatus:
+    """Depth of the durable queue of writes accepted while PostgreSQL was unreachable."""
+    depth, oldest = runtime.queue.stats()
+    return QueueStatus(
+        depth=depth,
+        oldest_age_seconds=None if oldest is None else round(oldest, 3),
+        enqueued_total=runtime.queue.enqueued_total,
+        synced_total=runtime.queue.synced_total,
+        syncing=depth > 0 and runtime.db.breaker.state is BreakerState.CLOSED,
+        event_outbox_depth=runtime.events.outbox_depth,
+    )

@@ -1,0 +1,92 @@
+"""Operational endpoints, the error envelope on framework errors, and the OpenAPI contract."""
+
+from __future__ import annotations
+
+import httpx
+from prism_stack import PrismStack, assert_envelope
+
+ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+
+
+def test_health_reports_every_subsystem_and_capability(api: httpx.Client) -> None:
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert {s["name"]: s["status"] for s in body["subsystems"]} == {
+        "postgresql": "healthy",
+        "redis": "healthy",
+        "offline_queue": "healthy",
+        "event_log": "healthy",
+        "storage_integrity": "healthy",
+    }
+    assert all(c["status"] == "available" for c in body["capabilities"])
+    assert {"agents.read", "agents.write", "auth.token", "metrics.history"} <= {
+        c["name"] for c in body["capabilities"]
+    }
+
+
+def test_circuit_breakers_are_listed_closed(api: httpx.Client) -> None:
+    response = api.get("/api/v1/system/circuit-breakers")
+    assert response.status_code == 200
+    breakers = {b["name"]: b for b in response.json()["breakers"]}
+    assert set(breakers) == {"postgresql", "redis"}
+    assert all(b["state"] == "closed" and b["retry_after_seconds"] == 0 for b in breakers.values())
+
+
+def test_queue_status_is_empty_when_healthy(api: httpx.Client) -> None:
+    response = api.get("/api/v1/system/queue")
+    assert response.status_code == 200
+    assert response.json()["depth"] == 0
+
+
+def test_prometheus_metrics(api: httpx.Client) -> None:
+    api.get("/api/v1/system/health")
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'prism_http_requests_total{method="GET",route="/api/v1/system/health",status="200"}' in text
+    assert 'prism_circuit_breaker_state{dependency="postgresql"} 0' in text
+    assert "prism_offline_queue_depth 0" in text
+    assert "# TYPE prism_http_request_duration_seconds histogram" in text
+
+
+def test_unknown_route_gets_the_envelope(api: httpx.Client) -> None:
+    error = assert_envelope(api.get("/api/v1/no-such-thing"), 404, "not_found")
+    assert "/api/v1/no-such-thing" in error["message"]
+
+
+def test_wrong_method_gets_the_envelope_with_allow(api: httpx.Client) -> None:
+    response = api.patch("/api/v1/system/health")
+    assert_envelope(response, 405, "validation")
+    assert "GET" in response.headers["allow"]
+
+
+def test_trailing_slash_is_not_redirected(api: httpx.Client) -> None:
+    """Redirects would be undeclared 3xx responses; the schema has no trailing-slash paths."""
+    assert_envelope(api.get("/api/v1/system/health/"), 404, "not_found")
+
+
+def test_openapi_declares_every_error_with_the_envelope(prism: PrismStack, api: httpx.Client) -> None:
+    schema = api.get("/openapi.json").json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 12
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        assert "500" in responses, (method, path)
+        for status, response in responses.items():
+            if int(status) < 400:
+                continue
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            if path == "/api/v1/system/health" and status == "503":
+                assert ref.endswith("/DegradedHealthReport")
+            else:
+                assert ref == ENVELOPE_REF, (method, path, status)
+            if status == "503":
+                assert "Retry-After" in response["headers"], (method, path)
+            if status == "401":
+                assert "WWW-Authenticate" in response["headers"], (method, path)
+    agents_get = schema["paths"]["/api/v1/agents"]["get"]["responses"]["200"]
+    assert set(agents_get["headers"]) == {"X-Data-Freshness", "Age"}
