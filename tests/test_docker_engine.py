@@ -83,6 +83,17 @@ def test_restore_body_puts_back_what_the_engine_allows() -> None:
     assert restore_body({"NanoCpus": 1_500_000_000}, host_memory=1) == {"NanoCpus": 1_500_000_000}
 
 
+def test_undo_records_live_under_the_shared_state_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHAOSGATE_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_dir() == tmp_path / "xdg" / "chaosgate" / "docker"
+    monkeypatch.setenv("CHAOSGATE_STATE_DIR", str(tmp_path / "env"))
+    assert state_dir({}) == state_dir({"state_dir": ""}) == tmp_path / "env" / "docker"
+    assert state_dir({"state_dir": str(tmp_path / "run")}) == tmp_path / "run" / "docker"
+
+
 # -- the real engine ------------------------------------------------------------------------------
 
 

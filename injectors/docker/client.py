@@ -70,6 +70,16 @@ class NetworkAttachment:
     ipv4_address: str | None
 
 
+@dataclass(frozen=True)
+class NetworkAddress:
+    """The addresses a running container has on one network (empty when it has none)."""
+
+    network_id: str
+    network_name: str
+    ipv4: str
+    ipv6: str
+
+
 class DockerEngine:
     """One Docker engine connection with a timeout on every call."""
 
@@ -144,14 +154,17 @@ class DockerEngine:
 
     # -- networks ---------------------------------------------------------------------------------
 
-    def attachments(self, container: Container) -> dict[str, NetworkAttachment]:
-        """The networks `container` is on, by name, with its aliases and any static address."""
+    def _networks(self, container: Container) -> Mapping[str, Any]:
         with engine_errors(f"inspect {container.name}"):
             container.reload()
             networks: Mapping[str, Any] = container.attrs["NetworkSettings"]["Networks"] or {}
+        return networks
+
+    def attachments(self, container: Container) -> dict[str, NetworkAttachment]:
+        """The networks `container` is on, by name, with its aliases and any static address."""
         short_id = str(container.id)[:12]
         result = {}
-        for name, settings in networks.items():
+        for name, settings in self._networks(container).items():
             ipam = settings.get("IPAMConfig") or {}
             aliases = tuple(a for a in settings.get("Aliases") or () if a != short_id)
             result[name] = NetworkAttachment(
@@ -159,6 +172,19 @@ class DockerEngine:
                 network_name=name,
                 aliases=aliases,
                 ipv4_address=ipam.get("IPv4Address") or None,
+            )
+        return result
+
+    def addresses(self, container: Container) -> dict[str, NetworkAddress]:
+        """The addresses `container` has now, by network id."""
+        result = {}
+        for name, settings in self._networks(container).items():
+            network_id = str(settings.get("NetworkID") or name)
+            result[network_id] = NetworkAddress(
+                network_id=network_id,
+                network_name=name,
+                ipv4=str(settings.get("IPAddress") or ""),
+                ipv6=str(settings.get("GlobalIPv6Address") or ""),
             )
         return result
 

@@ -7,15 +7,15 @@ change the injector writes one small JSON file describing how to undo it, and
 deletes the file once the revert succeeded. ``chaosgate cleanup`` reads every
 file left behind and applies the same undo.
 
-Where the files live, first match wins:
+The same applies to a partition, whose change is a set of iptables rules on
+the host: the record names the chain and the tag of its rules.
 
-1. ``context.resources["state_dir"]`` (the runner's run directory),
-2. the ``CHAOSGATE_STATE_DIR`` environment variable,
-3. ``$XDG_STATE_HOME/chaosgate`` (default ``~/.local/state/chaosgate``),
-
-always in a ``docker/`` sub-directory. A run directory that is not found by
-``cleanup`` would defeat the point, so runners that set (1) should pass the
-same directory to :func:`~injectors.docker.injector.cleanup_all`.
+The files live under the state root every injector shares
+(:func:`chaosgate.state.default_state_dir`: ``context.resources["state_dir"]``,
+then ``$CHAOSGATE_STATE_DIR``, then ``$XDG_STATE_HOME/chaosgate``), in a
+``docker/`` sub-directory. A run directory that is not found by ``cleanup``
+would defeat the point, so runners that set ``state_dir`` should pass the same
+directory to :func:`~injectors.docker.injector.cleanup_all`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosgate.exceptions import InjectorError
+from chaosgate.state import default_state_dir
 
 STATE_DIR_KEY = "state_dir"
 SUBDIR = "docker"
@@ -37,19 +38,16 @@ SUBDIR = "docker"
 
 def state_dir(resources: Mapping[str, str] | None = None) -> Path:
     """The directory for docker undo records (see the module docstring for the order)."""
-    if resources and resources.get(STATE_DIR_KEY):
-        base = Path(resources[STATE_DIR_KEY])
-    elif os.environ.get("CHAOSGATE_STATE_DIR"):
-        base = Path(os.environ["CHAOSGATE_STATE_DIR"])
-    else:
-        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        base = Path(xdg) / "chaosgate"
-    return base / SUBDIR
+    return default_state_dir((resources or {}).get(STATE_DIR_KEY)) / SUBDIR
 
 
 @dataclass(frozen=True)
 class UndoRecord:
-    """One change to one container, and what it takes to put it back."""
+    """One change to one container (or, for a partition, to the host's iptables) and its undo.
+
+    A partition has no single container: its `container_id` is empty and its
+    `container_name` says which groups were cut apart.
+    """
 
     run_id: str
     action: str
@@ -61,6 +59,8 @@ class UndoRecord:
     """disconnect: the attachment to restore (id, name, aliases, ipv4_address)."""
     previous_limits: dict[str, int] = field(default_factory=dict)
     """limit: the HostConfig resource fields before the change."""
+    firewall: dict[str, Any] | None = None
+    """partition: ``chain``, ``tag`` (the iptables comment on every rule) and ``rules`` (their arguments)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -76,6 +76,7 @@ class UndoRecord:
             signal=data.get("signal"),
             network=data.get("network"),
             previous_limits={str(k): int(v) for k, v in (data.get("previous_limits") or {}).items()},
+            firewall=data.get("firewall"),
         )
 
 
@@ -88,7 +89,8 @@ class UndoLog:
     def write(self, record: UndoRecord) -> Path:
         """Record before changing; the name starts with the time so names sort oldest first."""
         safe_run = re.sub(r"[^A-Za-z0-9.-]+", "-", record.run_id) or "run"
-        path = self.directory / f"{time.time_ns()}-{safe_run}-{record.action}-{record.container_id[:12]}.json"
+        subject = record.container_id[:12] or "iptables"
+        path = self.directory / f"{time.time_ns()}-{safe_run}-{record.action}-{subject}.json"
         tmp = path.with_suffix(".tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
