@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -73,6 +75,27 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
     return cmd_cleanup(args)
 
 
+def _cmd_target(args: argparse.Namespace) -> int:
+    from chaosgate.target_commands import cmd_target  # noqa: PLC0415
+
+    return cmd_target(args)
+
+
+def _add_target(commands: argparse._SubParsersAction[_Parser]) -> None:
+    target = commands.add_parser("target", help="start a target and leave it running (up), remove it (down)")
+    actions = target.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    up = actions.add_parser("up", help="start the target (or find it running) and leave it running")
+    up.add_argument("name", metavar="NAME", help="target name or file, e.g. reference")
+    up.add_argument("--runtime", choices=["process", "docker"], help="override the target file's runtime")
+    up.add_argument("--json", action="store_true", help="print the deployment as JSON, secrets included")
+    down = actions.add_parser("down", help="remove what `target up` left running")
+    down.add_argument("name", metavar="NAME", help="target name or file")
+    for sub in (up, down):
+        sub.add_argument("--state-dir", help="where target records are (default: $CHAOSGATE_STATE_DIR)")
+    target.set_defaults(func=_cmd_target)
+
+
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     run = commands.add_parser("run", help="run scenarios: inject faults, measure, score, gate")
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
@@ -115,7 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="show what is installed and reachable, with fixes")
     doctor.set_defaults(func=_cmd_doctor)
     _add_run(commands)
+    _add_target(commands)
     return parser
+
+
+def _save_traceback() -> str:
+    """Write the current traceback to a file, so a report of the bug can include it."""
+    handle, path = tempfile.mkstemp(prefix="chaosgate-traceback-", suffix=".txt")
+    with os.fdopen(handle, "w") as out:
+        traceback.print_exc(file=out)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chaosgate: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug of ours: say so briefly, keep the details
+        path = _save_traceback()
+        print(
+            f"chaosgate: internal error: {type(error).__name__}: {error} (traceback in {path})",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INFRASTRUCTURE)
     except BrokenPipeError:
         # The reader went away (`chaosgate doctor | head`): not an error of ours.
         # Point stdout at /dev/null so the interpreter's final flush cannot fail.

@@ -50,7 +50,8 @@ class FaultTimeline(Record):
     description: str
     planned_at: float
     planned_for: float
-    injected_at: float | None
+    inject_started: float | None = Field(default=None, description="When the inject call began.")
+    injected_at: float | None = Field(description="When the inject call returned.")
     reverted_at: float | None
     error: str | None = None
     revert_error: str | None = None

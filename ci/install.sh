@@ -101,9 +101,16 @@ install_python_env() {
     echo "$want" >"$stamp"
 }
 
+build_reference_images() {
+    # The reference stack's container images (no registry: built from Debian packages and
+    # wheels on this host). Cached by content; a second run only checks.
+    "$ROOT/.venv/bin/python" -m targets.reference.images build >&2
+}
+
 install_apt_packages
 install_toxiproxy
 start_dockerd
 build_base_image
 install_python_env
+build_reference_images
 log "ready"

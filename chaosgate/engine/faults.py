@@ -32,7 +32,10 @@ class FaultRecord:
     """What actually happened to a planned fault, on the scenario clock."""
 
     planned: PlannedFault
+    inject_started: float | None = None
+    """When the inject call began: the fault may take effect any moment from here."""
     injected_at: float | None = None
+    """When the inject call returned: the fault is certainly in effect."""
     reverted_at: float | None = None
     error: str | None = None
     revert_error: str | None = None
@@ -58,6 +61,7 @@ class FaultController:
 
     def _inject_now(self, fault: PlannedFault) -> None:
         injector = self._registry[fault.injector](fault.params, self.context)
+        self.records[fault.name].inject_started = self.clock.now()
         injector.inject()
         with self._lock:
             self._active.append((fault.name, injector))

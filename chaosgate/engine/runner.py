@@ -51,6 +51,15 @@ class Observation:
     streams: dict[str, StreamLog] = field(default_factory=dict)
 
 
+def _first_leaf(group: BaseExceptionGroup[ChaosgateError]) -> ChaosgateError:
+    """The first real error inside nested task groups (the one that ended the run)."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    assert isinstance(first, ChaosgateError)
+    return first
+
+
 class ScenarioRunner:
     """Runs one plan against one deployment, emitting events on `bus`."""
 
@@ -191,7 +200,7 @@ class ScenarioRunner:
                 group.create_task(controller.run())
                 group.create_task(self._sleep_then_stop(self.plan.duration, stop))
         except* ChaosgateError as group_error:
-            raise group_error.exceptions[0] from None
+            raise _first_leaf(group_error) from None
         finally:
             stop.set()
             controller.revert_all()

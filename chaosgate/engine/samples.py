@@ -18,9 +18,7 @@ EXCERPT_BYTES = 2048
 SECRET_HEADERS = frozenset(
     {"authorization", "cookie", "set-cookie", "x-api-key", "x-chaos-token", "proxy-authorization"}
 )
-_TOKEN_RE = re.compile(
-    r'("(?:access_token|refresh_token|token|password|secret)"\s*:\s*)"[^"]*"', re.IGNORECASE
-)
+_TOKEN_RE = re.compile(r'("[A-Za-z_-]*(?:token|password|secret)"\s*:\s*)"[^"]*"', re.IGNORECASE)
 _BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 

@@ -11,16 +11,21 @@ from chaosgate.evaluation.scoring import grade, scenario_score
 from chaosgate.evaluation.sla import Profile
 from chaosgate.evaluation.timeline import FaultSpan, Windows, sample_frame
 from chaosgate.results import ExpectationResult, FailingSample, FaultTimeline, ScenarioResult, SeriesPoint
+from chaosgate.scenario.model import RequestExpectation, Scenario
 
 MAX_FAILING_SAMPLES = 20
 
 
 def _spans(records: list[FaultRecord], end: float) -> tuple[FaultSpan, ...]:
-    return tuple(
-        FaultSpan(r.planned.name, r.injected_at, r.reverted_at if r.reverted_at is not None else end)
-        for r in records
-        if r.injected_at is not None
-    )
+    """Each injected fault from the moment its inject call began (requests from then on may
+    already see it) to the moment its revert returned (until then they may still see it)."""
+    spans = []
+    for r in records:
+        if r.injected_at is None:
+            continue
+        start = r.inject_started if r.inject_started is not None else r.injected_at
+        spans.append(FaultSpan(r.planned.name, start, r.reverted_at if r.reverted_at is not None else end))
+    return tuple(spans)
 
 
 def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[FaultTimeline]:
@@ -30,6 +35,7 @@ def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[Fau
             injector=r.planned.injector,
             description=r.planned.description,
             planned_at=r.planned.at,
+            inject_started=r.inject_started,
             planned_for=r.planned.duration,
             injected_at=r.injected_at,
             reverted_at=r.reverted_at,
@@ -42,10 +48,21 @@ def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[Fau
     ]
 
 
-def _failing(observation: Observation) -> list[FailingSample]:
+def _failing(observation: Observation, windows: Windows, scenario: Scenario) -> list[FailingSample]:
+    """Samples that show why something failed: a probe missing its own check, or a request
+    expectation's sample that did not match inside the window it is judged in. (Outside its
+    window, an expectation's probe is expected not to match: a degraded answer before the fault.)"""
+    judged: dict[str, list[tuple[float, float]]] = {}
+    for window in ("before", "during", "after"):
+        for index, exp in enumerate(getattr(scenario.expect, window)):
+            if isinstance(exp, RequestExpectation):
+                judged[f"expect.{window}[{index}]"] = windows.spans(window, grace=exp.grace, fault=exp.fault)
     out = []
     for sample in observation.samples:
         if sample.ok or sample.source == "load":
+            continue
+        spans = judged.get(sample.source)
+        if spans is not None and not any(start <= sample.t < end for start, end in spans):
             continue
         exchange = sample.exchange
         out.append(
@@ -129,7 +146,7 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
         faults=_timeline(observation.faults, evidence),
         windows=windows.as_dict(),
         series=[SeriesPoint(**point) for point in series(frame)],
-        failing_samples=_failing(observation),
+        failing_samples=_failing(observation, windows, scenario),
         streams=streams,
         sample_counts={str(k): int(v) for k, v in frame.groupby("source").size().items()}
         if not frame.empty

@@ -25,6 +25,7 @@ from chaosgate.scenario.model import (
 from chaosgate.scenario.quantities import Threshold
 
 TIME_TO = {"detect", "recover"}
+EXPECTATION_PROBE = "expect."
 STREAM_METRICS = {"reconnect", "replay_accuracy", "lost", "duplicated", "reordered", "unexpected"}
 
 
@@ -60,10 +61,13 @@ class Evidence:
         return self.windows.spans(window, grace=grace, fault=fault)
 
     def scoped(self, of: str | None) -> pd.DataFrame:
+        """The samples a metric is computed on. By default every probe and the load, but not
+        the probes made for request expectations: their outcome is judged by those."""
         if of is None:
-            return self.frame
+            return self.frame[~self.frame["source"].str.startswith(EXPECTATION_PROBE)]
         if of == "probes":
-            return self.frame[self.frame["source"] != "load"]
+            own = ~self.frame["source"].str.startswith(EXPECTATION_PROBE)
+            return self.frame[(self.frame["source"] != "load") & own]
         return self.frame[self.frame["source"] == of]
 
 

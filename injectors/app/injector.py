@@ -5,8 +5,9 @@ calculation are conditions of the application, not of the network, so the
 reference implementation exposes a chaos control endpoint (off unless the
 service starts with ``PRISM_CHAOS_ENABLED=true``, guarded by its own
 ``X-Chaos-Token``). The endpoint's URL and token come from the target's
-resources (``chaos_url``, ``chaos_token``) and are never taken from a
-scenario file.
+resources (``chaos_url``: the root of the chaos API, e.g.
+``http://127.0.0.1:8000/api/v1/chaos``; ``chaos_token``) and are never
+taken from a scenario file.
 
 Two safety nets against a chaosgate that dies mid-fault: every injection
 asks the service to revert it by itself after `expires_after`, and an undo
@@ -30,7 +31,7 @@ from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from chaosgate.scenario.model import Duration
 from chaosgate.state import default_state_dir
 
-FAULTS_PATH = "/api/v1/chaos/faults"
+FAULTS_PATH = "/faults"
 TIMEOUT = 5.0
 
 

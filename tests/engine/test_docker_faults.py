@@ -105,9 +105,9 @@ def test_pause_detect_and_recover_match_the_probe_timestamps(
     (scenario,) = workspace.results()["scenarios"]
     (fault,) = scenario["faults"]
     health = sorted(samples(workspace, "health"), key=lambda s: s["t"])
-    first_bad = next(s for s in health if s["t"] >= fault["injected_at"] and not s["ok"])
+    first_bad = next(s for s in health if s["t"] >= fault["inject_started"] and not s["ok"])
     first_good = next(s for s in health if s["t"] >= fault["reverted_at"] and s["ok"] and s["latency"] < 0.2)
-    assert fault["detect"] == pytest.approx(first_bad["t"] - fault["injected_at"], abs=0.1)
+    assert fault["detect"] == pytest.approx(first_bad["t"] - fault["inject_started"], abs=0.1)
     assert fault["recover"] == pytest.approx(first_good["t"] - fault["reverted_at"], abs=0.1)
     assert fault["detect"] < 1.0
     assert fault["recover"] < 2.0

@@ -142,12 +142,13 @@ def test_tokens_are_redacted_from_excerpts_and_curl() -> None:
         method="POST",
         url="http://127.0.0.1:1/api",
         request_headers={"Authorization": "Bearer abc.def"},
-        request_body='{"password": "hunter2", "name": "x"}',
+        request_body='{"password": "hunter2", "client_secret": "s3cr3t", "name": "x"}',
         status=500,
         response_headers={"Set-Cookie": "s=1"},
         response_body=b'{"access_token": "eyJ.secret", "ok": false}',
     )
     assert "hunter2" not in exchange.curl()
+    assert "s3cr3t" not in exchange.curl()
     assert "abc.def" not in exchange.curl()
     assert "eyJ.secret" not in exchange.response_body
     assert exchange.response_headers["Set-Cookie"] == "[REDACTED]"

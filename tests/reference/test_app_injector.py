@@ -19,7 +19,11 @@ from tests.reference.prism_stack import CHAOS_TOKEN, PrismStack, assert_envelope
 def context(prism: PrismStack, state: Path, token: str = CHAOS_TOKEN) -> InjectionContext:
     return InjectionContext(
         run_id=f"t{uuid.uuid4().hex[:6]}",
-        resources={"chaos_url": prism.base_url, "chaos_token": token, "state_dir": str(state)},
+        resources={
+            "chaos_url": f"{prism.base_url}/api/v1/chaos",
+            "chaos_token": token,
+            "state_dir": str(state),
+        },
     )
 
 
@@ -47,10 +51,11 @@ def test_a_wrong_token_or_no_endpoint_is_an_injector_error(prism: PrismStack, tm
 
 
 def test_cleanup_reverts_what_a_killed_run_left(prism: PrismStack, api: httpx.Client, tmp_path: Path) -> None:
+    chaos_url = f"{prism.base_url}/api/v1/chaos"
     script = (
         "import sys; from chaosgate.injector import InjectionContext;"
         "from injectors.app import AppInjector, AppParams;"
-        f"ctx = InjectionContext(run_id='killed', resources={{'chaos_url': {prism.base_url!r},"
+        f"ctx = InjectionContext(run_id='killed', resources={{'chaos_url': {chaos_url!r},"
         f" 'chaos_token': {CHAOS_TOKEN!r}, 'state_dir': {str(tmp_path)!r}}});"
         "AppInjector(AppParams(fault='storage_corruption'), ctx).inject(); sys.exit(0)"
     )
