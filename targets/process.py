@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -33,28 +32,21 @@ from typing import Any, Self
 import psutil
 
 from chaosgate.exceptions import ComponentMissing, TargetError
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
 
-LOOPBACK = "127.0.0.1"
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(host: str, port: int, timeout: float) -> bool:
-    """True once something accepts TCP connections on host:port, False after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+# The port helpers live in chaosgate.ports; callers of this module get them from here too.
+__all__ = [
+    "LOOPBACK",
+    "ManagedProcess",
+    "ProcessRecord",
+    "free_port",
+    "process_alive",
+    "signal_group",
+    "start_from_record",
+    "stop_group",
+    "wait_for_port",
+    "wait_gone",
+]
 
 
 @dataclass(frozen=True)
@@ -82,10 +74,14 @@ class ProcessRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessRecord:
         env = data.get("env")
         return cls(
-            name=str(data["name"]), pid=int(data["pid"]), pgid=int(data["pgid"]),
+            name=str(data["name"]),
+            pid=int(data["pid"]),
+            pgid=int(data["pgid"]),
             argv=tuple(str(arg) for arg in data["argv"]),
             env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else None,
-            cwd=data.get("cwd"), log=data.get("log"), host=str(data.get("host") or LOOPBACK),
+            cwd=data.get("cwd"),
+            log=data.get("log"),
+            host=str(data.get("host") or LOOPBACK),
             port=int(data["port"]) if data.get("port") is not None else None,
             started_at=float(data.get("started_at") or 0.0),
         )
@@ -161,8 +157,13 @@ def start_from_record(record: ProcessRecord, *, startup_timeout: float = 30.0) -
     try:
         with log_path.open("ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - argv comes from chaosgate's own record
-                list(record.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=record.env, cwd=record.cwd, start_new_session=True,
+                list(record.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=record.env,
+                cwd=record.cwd,
+                start_new_session=True,
             )
     except OSError as error:
         raise TargetError(f"{record.name}: cannot start `{record.argv[0]}` again: {error}") from error
@@ -224,8 +225,14 @@ class ManagedProcess:
             raise TargetError(f"{self.name}: not started, nothing to record")
         env = {**os.environ, **self.env} if self.env is not None else dict(os.environ)
         record = ProcessRecord(
-            name=self.name, pid=self._proc.pid, pgid=os.getpgid(self._proc.pid), argv=tuple(self.argv),
-            env=env, cwd=str(self.cwd) if self.cwd else None, log=str(self.log_path), host=self.host,
+            name=self.name,
+            pid=self._proc.pid,
+            pgid=os.getpgid(self._proc.pid),
+            argv=tuple(self.argv),
+            env=env,
+            cwd=str(self.cwd) if self.cwd else None,
+            log=str(self.log_path),
+            host=self.host,
             port=self.port,
         )
         record.write(path)
