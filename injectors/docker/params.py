@@ -17,12 +17,12 @@ and to and from the host, nothing changes.
 from __future__ import annotations
 
 import re
-import signal as signals
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from chaosgate.injector import InjectorParams
+from chaosgate.signals import Signal
 
 Action = Literal["pause", "stop", "kill", "restart", "disconnect", "limit", "partition"]
 
@@ -66,21 +66,6 @@ def format_memory(number: int) -> str:
     return f"{number}b"
 
 
-def normalise_signal(value: object) -> str:
-    """``SIGTERM`` from ``SIGTERM``, ``term`` or ``15``: a name the engine and a reader both know."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return signals.Signals(value).name
-        except ValueError:
-            raise ValueError(f"unknown signal number {value}") from None
-    if isinstance(value, str):
-        name = value.strip().upper()
-        name = name if name.startswith("SIG") else f"SIG{name}"
-        if name in signals.Signals.__members__:
-            return name
-    raise ValueError(f"expected a signal such as `SIGKILL` or `SIGTERM`, got {value!r}")
-
-
 Memory = Annotated[
     int,
     BeforeValidator(parse_memory),
@@ -104,17 +89,6 @@ GroupEntry = Annotated[
     ),
 ]
 Group = Annotated[tuple[GroupEntry, ...], Field(min_length=1, description="The containers of one side.")]
-Signal = Annotated[
-    str,
-    BeforeValidator(normalise_signal),
-    WithJsonSchema({
-        "anyOf": [
-            {"type": "string", "pattern": r"^([Ss][Ii][Gg])?[A-Za-z0-9]+$"},
-            {"type": "integer", "minimum": 1},
-        ],
-        "description": "A signal name or number, e.g. SIGKILL, SIGTERM, 15.",
-    }),
-]
 
 
 class DockerParams(InjectorParams):

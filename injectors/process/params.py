@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal as signals
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, model_validator
 
 from chaosgate.injector import InjectorParams
+from chaosgate.signals import Signal
 
 Action = Literal["stop", "kill", "terminate"]
 
@@ -20,34 +20,6 @@ ACTION_FIELDS: dict[str, frozenset[str]] = {
 
 PAUSING_SIGNALS = frozenset({"SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT"})
 """Signals that pause or resume rather than end a process: `kill` refuses them (use `stop`)."""
-
-
-def normalise_signal(value: object) -> str:
-    """``SIGTERM`` from ``SIGTERM``, ``term`` or ``15``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return signals.Signals(value).name
-        except ValueError:
-            raise ValueError(f"unknown signal number {value}") from None
-    if isinstance(value, str):
-        name = value.strip().upper()
-        name = name if name.startswith("SIG") else f"SIG{name}"
-        if name in signals.Signals.__members__:
-            return name
-    raise ValueError(f"expected a signal such as `SIGKILL` or `SIGTERM`, got {value!r}")
-
-
-Signal = Annotated[
-    str,
-    BeforeValidator(normalise_signal),
-    WithJsonSchema({
-        "anyOf": [
-            {"type": "string", "pattern": r"^([Ss][Ii][Gg])?[A-Za-z0-9]+$"},
-            {"type": "integer", "minimum": 1},
-        ],
-        "description": "A signal name or number, e.g. SIGKILL, SIGTERM, 9.",
-    }),
-]
 
 
 class ProcessParams(InjectorParams):
