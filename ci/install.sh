@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOXIPROXY_VERSION="v2.12.0"
 BASE_IMAGE="chaosgate/debian:bookworm"
 STATE_DIR="${CHAOSGATE_STATE_DIR:-/var/lib/chaosgate}"
-APT_PACKAGES=(docker.io postgresql redis-server chromium debootstrap iptables curl)
+APT_PACKAGES=(docker.io postgresql redis-server chromium debootstrap iptables curl wrk)
 
 log() { printf '[install] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

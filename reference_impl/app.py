@@ -15,15 +15,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from reference_impl import __version__, error_handlers
+from reference_impl.audit import AuditMiddleware
 from reference_impl.background import BackgroundWorkers
+from reference_impl.fast_path import AgentListFastPath
+from reference_impl.guards import GUARD_HEADER_SCHEMAS, REPLAYED_HEADER, IdempotencyMiddleware
 from reference_impl.migrations import migrate
-from reference_impl.routers import agents, auth, chaos, events, metrics, system, tasks
+from reference_impl.routers import agents, audit, auth, chaos, events, metrics, policies, sync, system, tasks
 from reference_impl.runtime import Runtime
 from reference_impl.settings import Settings
+from reference_impl.snapshots import InvalidateOnWrite
 from reference_impl.telemetry import TelemetryMiddleware
 
 log = logging.getLogger("prism")
@@ -86,9 +91,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     error_handlers.install(app)
+    app.add_middleware(InvalidateOnWrite, snapshots=runtime.snapshots)
+    app.add_middleware(IdempotencyMiddleware, runtime=runtime)
+    app.add_middleware(AuditMiddleware, trail=runtime.audit)
+    app.add_middleware(AgentListFastPath, runtime=runtime, routes=app.routes)
     app.add_middleware(TelemetryMiddleware, telemetry=runtime.telemetry)
-    for module in (system, auth, agents, tasks, events, metrics):
+    for module in (system, auth, agents, tasks, events, metrics, audit, policies, sync):
         app.include_router(module.router)
     if settings.chaos_enabled:  # R3.5: the fault hooks exist only when asked for at start-up
         app.include_router(chaos.router)
+    _declare_guard_responses(app)
     return app
+
+
+_GUARD_ERRORS = {
+    "403": "Forbidden by role, or replay protection failed (expired timestamp, incomplete headers).",
+    "409": "Replayed nonce, or Idempotency-Key reused with another body / still in progress.",
+    "422": "Invalid input: per-field errors with suggested fixes in `error.details`.",
+}
+
+
+def _declare_guard_responses(app: FastAPI) -> None:
+    """Operations with the replay/idempotency guard declare its statuses and the replay header.
+
+    The guard is one dependency shared by every mutating route, so its part of the contract is added
+    here once instead of being repeated (and forgotten) in each route's `responses=`.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for item in schema["paths"].values():
+            for operation in item.values():
+                parameters = operation.get("parameters", [])
+                if not any(parameter.get("name") == "X-Request-Nonce" for parameter in parameters):
+                    continue
+                for parameter in parameters:
+                    if parameter.get("in") == "header" and parameter["name"] in GUARD_HEADER_SCHEMAS:
+                        description = parameter["schema"].get("description")
+                        parameter["schema"] = {**GUARD_HEADER_SCHEMAS[parameter["name"]]}
+                        if description:
+                            parameter["description"] = description
+                responses = operation["responses"]
+                for status, description in _GUARD_ERRORS.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                            },
+                        },
+                    )
+                for status, response in responses.items():
+                    if int(status) < 500:
+                        response.setdefault("headers", {}).update(REPLAYED_HEADER)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from reference_impl import agent_store, task_store, token_store
+from reference_impl import agent_store, kill_switch, system_metrics, task_store, token_store
 from reference_impl.breakers import BreakerState
 from reference_impl.chaos import Fault
 from reference_impl.dependencies import DependencyUnavailable
@@ -28,6 +28,7 @@ log = logging.getLogger("prism.background")
 SYNC_BATCH = 200
 REVOCATION_REFRESH_SECONDS = 2.0
 IDLE_PING_EVERY_ROUNDS = 4
+AUDIT_FLUSH_SECONDS = 0.1
 
 
 async def sync_offline_queue(runtime: Runtime) -> int:
@@ -126,6 +127,15 @@ class BackgroundWorkers:
             asyncio.create_task(_every(self._stop, settings.sync_interval, "sync", self._sync)),
             asyncio.create_task(_every(self._stop, settings.probe_interval, "probe", self._probe)),
             asyncio.create_task(self.runtime.events.run(self._stop, settings.probe_interval)),
+            asyncio.create_task(
+                _every(self._stop, settings.metrics_interval, "metrics", self._collect_metrics)
+            ),
+            asyncio.create_task(_every(self._stop, AUDIT_FLUSH_SECONDS, "audit", self._flush_audit)),
+            asyncio.create_task(
+                self.runtime.snapshots.listen(
+                    settings.database_url, self._stop, max(settings.db_timeout, 0.3)
+                )
+            ),
         ]
 
     async def stop(self) -> None:
@@ -172,6 +182,32 @@ class BackgroundWorkers:
                 {"agent_id": record["id"], "config_version": record["config_version"], "via": "pending"},
             )
 
+    async def _collect_metrics(self) -> None:
+        self.runtime.resources.sample()
+        if self.migrated:
+            await system_metrics.collect(self.runtime)
+
+    async def _flush_audit(self) -> None:
+        if self.migrated and self.runtime.audit.pending:
+            with contextlib.suppress(DependencyUnavailable):
+                await self.runtime.audit.flush(self.runtime.db, self.runtime.redis)
+
+    async def _sync_kill_switch(self) -> None:
+        """Write a change made while PostgreSQL was away; otherwise adopt changes made by other workers."""
+        switch = self.runtime.kill_switch
+        with contextlib.suppress(DependencyUnavailable):
+            if switch.dirty:
+                await self.runtime.db.run(lambda connection: kill_switch.persist(connection, switch))
+                switch.dirty = False
+            else:
+                row = await self.runtime.db.run(kill_switch.load)
+                if switch.adopt(row):
+                    log.warning(
+                        "kill switch %s by %s",
+                        "engaged" if switch.engaged else "disengaged",
+                        switch.changed_by,
+                    )
+
     async def _probe(self) -> None:
         """Half-open breakers get their trial every round; closed ones a liveness ping every few rounds,
         so a dependency that died while idle is noticed without waiting for a request to fail."""
@@ -186,6 +222,9 @@ class BackgroundWorkers:
             if state is BreakerState.HALF_OPEN or idle_check:
                 with contextlib.suppress(DependencyUnavailable):
                     await ping()
+        runtime.apply_policies()
+        if self.migrated and runtime.db.breaker.state is BreakerState.CLOSED:
+            await self._sync_kill_switch()
         self._revocations_age += runtime.settings.probe_interval
         if (
             self._revocations_age >= REVOCATION_REFRESH_SECONDS

@@ -27,7 +27,11 @@ class Fault(StrEnum):
     RESOURCE_EXHAUSTION = "resource_exhaustion"
     """`POST /agents` answers 503 + `Retry-After`; the agent is queued and created after the fault."""
     METRICS_CALCULATION_FAILURE = "metrics_calculation_failure"
-    """`GET /tasks/{id}/progress` falls back to simplified step-based progress."""
+    """Progress falls back to step-based; `GET /agents` and `GET /system/metrics` answer 206."""
+    CPU_PRESSURE = "cpu_pressure"
+    """The overload signal reads CPU above the threshold: the event stream throttles (R5.2)."""
+    MEMORY_PRESSURE = "memory_pressure"
+    """The overload signal reads memory above the threshold: the event stream throttles (R5.2)."""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX agents_pending_config_idx ON agents (pending_config_at) WHERE pending_config IS NOT NULL;
         """,
     ),
+    (
+        4,
+        "kill switch and the hash-chained audit trail",
+        """
+        CREATE TABLE kill_switch (
+            id         integer PRIMARY KEY CHECK (id = 1),
+            engaged    boolean NOT NULL,
+            reason     text,
+            changed_by text,
+            changed_at timestamptz NOT NULL
+        );
+        CREATE TABLE audit_log (
+            seq         bigint PRIMARY KEY,
+            occurred_at text NOT NULL,
+            actor       text NOT NULL,
+            role        text,
+            method      text NOT NULL,
+            path        text NOT NULL,
+            status      integer NOT NULL,
+            prev_hash   text NOT NULL,
+            hash        text NOT NULL
+        );
+        """,
+    ),
+    (
+        5,
+        "offline sync: replicated records with vector clocks, applied operation ids",
+        """
+        CREATE TABLE sync_records (
+            key          text PRIMARY KEY,
+            value        text,  -- JSON, ASCII-escaped: jsonb cannot hold NUL or lone surrogates
+            deleted      boolean NOT NULL DEFAULT false,
+            vector_clock jsonb NOT NULL,
+            written_at   double precision NOT NULL,
+            origin       text NOT NULL,
+            updated_at   timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE sync_operations (
+            op_id      text PRIMARY KEY,
+            client_id  text NOT NULL,
+            outcome    text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ),
+    (
+        6,
+        "notify listeners of agent changes (invalidates in-process list snapshots)",
+        """
+        CREATE FUNCTION prism_agents_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('prism_agents', '');
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER agents_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON agents
+            FOR EACH STATEMENT EXECUTE FUNCTION prism_agents_changed();
+        """,
+    ),
 ]
 
 

@@ -8,22 +8,41 @@ independent apps in one process.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from reference_impl.audit import AuditTrail
 from reference_impl.breakers import BreakerState, CircuitBreaker
 from reference_impl.capabilities import functionality
 from reference_impl.chaos import ChaosControl
 from reference_impl.database import Database
 from reference_impl.errors import FunctionalityMatrix
 from reference_impl.events import EventLog
+from reference_impl.kill_switch import KillSwitch
+from reference_impl.local_store import LocalStore
 from reference_impl.offline_queue import OfflineQueue
+from reference_impl.overload import ResourceReading, overload_reason
+from reference_impl.policies import Mode, Policies
 from reference_impl.redis_store import RedisStore
 from reference_impl.settings import Settings
+from reference_impl.snapshots import AgentSnapshots
 from reference_impl.storage_integrity import StorageIntegrity
 from reference_impl.telemetry import Telemetry
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One successful round of the metrics collector (see :mod:`reference_impl.system_metrics`)."""
+
+    agents_by_status: dict[str, int]
+    tasks_by_status: dict[str, int]
+    collected_at: float  # wall clock
+
+
+log = logging.getLogger("prism.runtime")
 
 _STATE_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
 
@@ -45,6 +64,15 @@ class Runtime:
     revoked_families: dict[str, float] = field(default_factory=dict)
     # cache key -> monotonic time this process last wrote it (throttles cache refreshes on hot reads)
     cache_written_at: dict[str, float] = field(default_factory=dict)
+    # the metrics collector's last successful round
+    collected: Collected | None = None
+    kill_switch: KillSwitch = field(default_factory=KillSwitch)
+    audit: AuditTrail = field(default_factory=AuditTrail)
+    # nonces and idempotency records while Redis is down (see reference_impl.guards)
+    guard_store: LocalStore = field(default_factory=LocalStore)
+    snapshots: AgentSnapshots = field(default_factory=AgentSnapshots)
+    resources: ResourceReading = field(default_factory=ResourceReading)
+    policies: Policies = field(default_factory=lambda: Policies(None, ["127.0.0.0/8", "::1/128"]))
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -68,6 +96,10 @@ class Runtime:
             events=EventLog(redis_store, telemetry),
             telemetry=telemetry,
             chaos=ChaosControl(enabled=settings.chaos_enabled),
+            policies=Policies(
+                None if settings.emergency_policies == "default" else Mode(settings.emergency_policies),
+                list(settings.trusted_networks),
+            ),
         )
 
     @property
@@ -76,6 +108,26 @@ class Runtime:
 
     def functionality(self) -> FunctionalityMatrix:
         return functionality(self.db.breaker, self.redis.breaker, writes_blocked=self.integrity.blocked)
+
+    def overload(self) -> str | None:
+        """Why the service is overloaded (R5.2), or None."""
+        return overload_reason(
+            self.resources,
+            self.chaos,
+            self.settings.overload_cpu_percent,
+            self.settings.overload_memory_percent,
+        )
+
+    def apply_policies(self) -> None:
+        """Re-evaluate the emergency policies; log, count and announce every change."""
+        for policy in self.policies.evaluate(self.db.breaker, self.redis.breaker):
+            change = "activated" if policy.active else "deactivated"
+            log.warning("emergency policy %s %s (%s)", policy.id.value, change, policy.reason or "recovered")
+            self.telemetry.count("emergency_policy", f"{policy.id.value}:{change}")
+            self.events.publish(
+                "security.alert" if policy.active else "security.policy.reverted",
+                {"policy": policy.id.value, "state": change, "reason": policy.reason},
+            )
 
     def revoke_family(self, family_id: str) -> None:
         """Remember locally that tokens of this family are dead (the database has the durable record)."""

@@ -19,6 +19,7 @@ admin      admin-dev-secret    admin    (PRISM_ADMIN_SECRET)
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,19 @@ class Settings:
     # Background loops.
     sync_interval: float = 0.5
     probe_interval: float = 0.5
+    metrics_interval: float = 1.0
+
+    # Replay protection: timestamp window; whether nonce + timestamp are mandatory on mutations.
+    replay_window: float = 300.0
+    require_replay_headers: bool = False
+
+    # Overload (R5.2): above these the event stream throttles.
+    overload_cpu_percent: float = 90.0
+    overload_memory_percent: float = 85.0
+
+    # Emergency policies: start mode of every policy, and the networks whose callers are internal.
+    emergency_policies: str = "default"
+    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
     # Authentication.
     secret_key: str = DEV_SECRET_KEY
@@ -140,6 +154,7 @@ class Settings:
             ),
             sync_interval=_float(env, "PRISM_SYNC_INTERVAL_SECONDS", cls.sync_interval, minimum=0.05),
             probe_interval=_float(env, "PRISM_PROBE_INTERVAL_SECONDS", cls.probe_interval, minimum=0.05),
+            metrics_interval=_float(env, "PRISM_METRICS_INTERVAL_SECONDS", cls.metrics_interval, minimum=0.1),
             secret_key=_text(env, "PRISM_SECRET_KEY", DEV_SECRET_KEY),
             access_token_ttl=_int(env, "PRISM_ACCESS_TOKEN_TTL_SECONDS", cls.access_token_ttl, minimum=1),
             refresh_token_ttl=_int(env, "PRISM_REFRESH_TOKEN_TTL_SECONDS", cls.refresh_token_ttl, minimum=1),
@@ -147,6 +162,16 @@ class Settings:
                 role: _text(env, f"PRISM_{role.upper()}_SECRET", f"{role}-dev-secret") for role in ROLES
             },
             anonymous_role=anonymous,
+            replay_window=_float(env, "PRISM_REPLAY_WINDOW_SECONDS", cls.replay_window, minimum=1.0),
+            require_replay_headers=_bool(env, "PRISM_REQUIRE_REPLAY_HEADERS", False),
+            overload_cpu_percent=_float(env, "PRISM_OVERLOAD_CPU_PERCENT", cls.overload_cpu_percent),
+            overload_memory_percent=_float(env, "PRISM_OVERLOAD_MEMORY_PERCENT", cls.overload_memory_percent),
+            emergency_policies=_text(env, "PRISM_EMERGENCY_POLICIES", cls.emergency_policies).strip(),
+            trusted_networks=tuple(
+                item.strip()
+                for item in _text(env, "PRISM_TRUSTED_NETWORKS", ",".join(cls.trusted_networks)).split(",")
+                if item.strip()
+            ),
             chaos_enabled=_bool(env, "PRISM_CHAOS_ENABLED", False),
             chaos_token=_text(env, "PRISM_CHAOS_TOKEN", "").strip() or None,
         )
@@ -161,6 +186,13 @@ class Settings:
             raise SettingsError(
                 "PRISM_CHAOS_ENABLED=true needs PRISM_CHAOS_TOKEN (the chaos endpoint's guard)"
             )
+        if self.emergency_policies not in ("default", "auto", "on", "off"):
+            raise SettingsError("PRISM_EMERGENCY_POLICIES must be default, auto, on or off")
+        for network in self.trusted_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(f"PRISM_TRUSTED_NETWORKS: {network!r} is not a network") from None
         if len(self.secret_key) < 32:
             raise SettingsError("PRISM_SECRET_KEY must be at least 32 characters")
         if self.db_pool_min > self.db_pool_max:

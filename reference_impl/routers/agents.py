@@ -35,9 +35,11 @@ from reference_impl.agent_reads import (
 )
 from reference_impl.agent_store import KIND_CREATE, KIND_HEARTBEAT
 from reference_impl.auth import Admin, Operator, Viewer
+from reference_impl.breakers import BreakerState
 from reference_impl.chaos import Fault
 from reference_impl.dependencies import DependencyUnavailable
 from reference_impl.errors import ApiError, ErrorCategory, RecoveryOption, error_responses
+from reference_impl.guards import Guarded
 from reference_impl.runtime import Runtime, get_runtime
 from reference_impl.schemas.agents import (
     Agent,
@@ -46,6 +48,7 @@ from reference_impl.schemas.agents import (
     AgentConfigDocument,
     AgentCreate,
     AgentList,
+    AgentListMetrics,
     ConfigQueued,
     Heartbeat,
     HeartbeatAck,
@@ -63,7 +66,15 @@ AgentId = Annotated[uuid.UUID, Path(description="The agent's id (a UUID).")]
     "",
     response_model=AgentList,
     summary="List agents",
-    responses={200: {"headers": FRESHNESS_HEADERS}, **error_responses(401, 403, 422, 503)},
+    responses={
+        200: {"headers": FRESHNESS_HEADERS},
+        206: {
+            "model": AgentList,
+            "headers": FRESHNESS_HEADERS,
+            "description": "Partial metrics failure: every item, `metrics` null, and `warnings`.",
+        },
+        **error_responses(401, 403, 422, 503),
+    },
 )
 async def list_agents(
     response: Response,
@@ -71,8 +82,17 @@ async def list_agents(
     _caller: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> AgentList:
+) -> Response:
     """Oldest first. During a database fault: 200 from the cache with `X-Data-Freshness: stale` and `Age`."""
+    snapshots = runtime.snapshots
+    page_key = (limit, offset)
+    marks = (runtime.queue.enqueued_total, runtime.queue.synced_total)
+    calculation_failed = runtime.chaos.active(Fault.METRICS_CALCULATION_FAILURE) is not None
+    if not calculation_failed and runtime.db.breaker.state is BreakerState.CLOSED:
+        body = snapshots.get(page_key, marks)
+        if body is not None:  # confirmed current by PostgreSQL (see reference_impl.snapshots)
+            return Response(body, media_type="application/json", headers={"X-Data-Freshness": "fresh"})
+    generation = snapshots.generation
     key = list_key(limit, offset)
     pending = runtime.queue.count(KIND_CREATE)
     try:
@@ -85,28 +105,88 @@ async def list_agents(
         if cached is None:
             raise unavailable(exc, "no cached copy of this page is available") from exc
         mark_stale(response, runtime, cached.age_seconds, "agents")
-        return AgentList(
-            items=[agent_store.agent_from_record(record) for record in cached.value],
-            limit=limit,
-            offset=offset,
-            freshness="stale",
-            cached_at=datetime.fromtimestamp(cached.stored_at, UTC),
-            pending_sync=pending,
+        items = [agent_store.agent_from_record(record) for record in cached.value]
+        page = _with_metrics(
+            runtime,
+            response,
+            AgentList(
+                items=items,
+                limit=limit,
+                offset=offset,
+                freshness="stale",
+                cached_at=datetime.fromtimestamp(cached.stored_at, UTC),
+                pending_sync=pending,
+            ),
         )
+        return _page_response(page, response)
     response.headers["X-Data-Freshness"] = "fresh"
     await cache_put(runtime, key, records, throttle=True)
-    return AgentList(
-        items=[agent_store.agent_from_record(record) for record in records],
-        limit=limit,
-        offset=offset,
-        freshness="fresh",
-        cached_at=None,
-        pending_sync=pending,
+    page = _with_metrics(
+        runtime,
+        response,
+        AgentList(
+            items=[agent_store.agent_from_record(record) for record in records],
+            limit=limit,
+            offset=offset,
+            freshness="fresh",
+            cached_at=None,
+            pending_sync=pending,
+        ),
     )
+    reply = _page_response(page, response)
+    if reply.status_code == 200:
+        snapshots.put(page_key, bytes(reply.body), generation, marks)
+    return reply
+
+
+def _page_response(page: AgentList, response: Response) -> Response:
+    """Serialise once (the model is already valid) with the headers and status set on ``response``."""
+    headers = {
+        k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+    }
+    return Response(
+        page.model_dump_json().encode(),
+        status_code=response.status_code or 200,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+HEARTBEAT_OVERDUE_INTERVALS = 3
+
+
+def _with_metrics(runtime: Runtime, response: Response, page: AgentList) -> AgentList:
+    """Add the page's derived figures; on a calculation failure answer 206 without them (R9 row 2)."""
+    if runtime.chaos.active(Fault.METRICS_CALCULATION_FAILURE) is not None:
+        response.status_code = 206
+        page.warnings.append(
+            "agent metrics could not be calculated; `metrics` is omitted, items are complete"
+        )
+        runtime.telemetry.count("partial_response", "agents")
+        return page
+    now = datetime.now(UTC)
+    by_status: dict[str, int] = {}
+    overdue = 0
+    oldest: float | None = None
+    for agent in page.items:
+        by_status[agent.status] = by_status.get(agent.status, 0) + 1
+        if agent.last_heartbeat_at is None:
+            continue
+        age = (now - agent.last_heartbeat_at).total_seconds()
+        oldest = age if oldest is None else max(oldest, age)
+        if age > HEARTBEAT_OVERDUE_INTERVALS * agent.config.heartbeat_interval_seconds:
+            overdue += 1
+    page.metrics = AgentListMetrics(
+        by_status=by_status,
+        heartbeat_overdue=overdue,
+        oldest_heartbeat_age_seconds=None if oldest is None else round(oldest, 3),
+    )
+    return page
 
 
 @router.post(
     "",
+    dependencies=[Guarded],
     status_code=201,
     response_model=Agent,
     summary="Register an agent",
@@ -190,6 +270,7 @@ async def get_agent(agent_id: AgentId, response: Response, runtime: RuntimeDep, 
 
 @router.delete(
     "/{agent_id}",
+    dependencies=[Guarded],
     status_code=204,
     response_class=Response,
     summary="Delete an agent (admin)",
@@ -229,6 +310,7 @@ def _config_document(agent: Agent) -> AgentConfigDocument:
 
 @router.put(
     "/{agent_id}/config",
+    dependencies=[Guarded],
     response_model=AgentConfigDocument,
     summary="Replace an agent's configuration",
     responses={
@@ -263,11 +345,12 @@ async def put_config(agent_id: AgentId, body: AgentConfig, runtime: RuntimeDep, 
 
 @router.post(
     "/{agent_id}/heartbeat",
+    dependencies=[Guarded],
     response_model=HeartbeatAck,
     summary="Report an agent's liveness",
     responses={
         202: {"model": HeartbeatQueued, "description": "PostgreSQL unavailable: queued durably."},
-        **error_responses(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422, 503),
     },
 )
 async def heartbeat(agent_id: AgentId, body: Heartbeat, runtime: RuntimeDep, _caller: Operator) -> Any:

@@ -11,6 +11,7 @@ from reference_impl import token_store
 from reference_impl.auth import Principal, current_principal, unauthenticated
 from reference_impl.errors import error_responses
 from reference_impl.passwords import verify_secret
+from reference_impl.policies import PolicyId
 from reference_impl.runtime import Runtime, get_runtime
 from reference_impl.schemas.auth import RefreshRequest, TokenPair, TokenRequest
 from reference_impl.token_store import RefreshOutcome
@@ -69,6 +70,11 @@ async def issue_token(body: TokenRequest, runtime: RuntimeDep) -> TokenPair:
 )
 async def refresh_token(body: RefreshRequest, runtime: RuntimeDep) -> TokenPair:
     """Each refresh token works once. Presenting a used one revokes its whole family (401)."""
+    if runtime.policies.active(PolicyId.REQUIRE_REAUTH):
+        raise unauthenticated(
+            "reauthentication_required",
+            "emergency policy: refresh grants are suspended; authenticate with client credentials",
+        )
     result = await token_store.rotate(runtime.db, body.refresh_token, runtime.settings.refresh_token_ttl)
     if result.outcome is RefreshOutcome.REUSED and result.family_id is not None:
         runtime.revoke_family(result.family_id)

@@ -35,7 +35,12 @@ class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     fault: Literal[
-        "storage_corruption", "agent_busy", "resource_exhaustion", "metrics_calculation_failure"
+        "storage_corruption",
+        "agent_busy",
+        "resource_exhaustion",
+        "metrics_calculation_failure",
+        "cpu_pressure",
+        "memory_pressure",
     ] = Field(description="See `reference_impl/chaos.py` for what each fault does.")
     duration_seconds: JsonInt = Field(default=60, ge=1, le=3600, description="It reverts itself afterwards.")
     agent_id: uuid.UUID | None = Field(

@@ -15,7 +15,14 @@ Protocol (JSON text frames):
   is accepted for the client's own bookkeeping;
 * while Redis is unavailable the server says ``notice: event_log_unavailable``
   and keeps the connection; events produced meanwhile are buffered and follow,
-  in order, once it returns (``notice: event_log_restored``).
+  in order, once it returns (``notice: event_log_restored``);
+* under overload (CPU > 90 % or memory > 85 %, or the chaos pressure faults)
+  the server says ``notice: throttled`` (with ``batch_size`` 10 and
+  ``interval_seconds`` 5) and sends at most 10 ordinary events per 5 s;
+  ``security.alert`` and ``system.critical`` events still go out at once, ahead
+  of the held-back ones (and are not sent again when the stream catches up);
+  ``notice: throttle_lifted`` when the overload ends. Resume with the highest
+  sequence received *in order* (the welcome's cursor semantics are unchanged).
 
 Why poll the stream rather than push: events may come from other workers or
 from before a restart; reading the Redis stream after the client's cursor is
@@ -44,6 +51,9 @@ CLOSE_UNAUTHORIZED = 4401
 REAUTH_WARNING_SECONDS = 300
 POLL_SECONDS = 0.5
 BATCH = 500
+THROTTLE_BATCH = 10
+THROTTLE_INTERVAL = 5.0
+PRIORITY_EVENTS = frozenset({"security.alert", "system.critical"})
 
 
 class _Session:
@@ -57,6 +67,64 @@ class _Session:
         self.warned = False
         self.acked = cursor
         self._send_lock = asyncio.Lock()
+        # throttling under overload (R5.2)
+        self.throttled = False
+        self.window_started = 0.0
+        self.window_sent = 0
+        self.sent_early: set[int] = set()  # priority events sent ahead of the in-order cursor
+        self.scan_cursor = cursor
+
+    async def update_throttle(self) -> None:
+        """Enter or leave throttled mode, telling the client either way."""
+        reason = self.runtime.overload()
+        if reason is not None and not self.throttled:
+            self.throttled = True
+            self.window_started, self.window_sent = time.monotonic(), 0
+            self.runtime.telemetry.count("ws_throttled")
+            await self.send(
+                {
+                    "type": "notice",
+                    "code": "throttled",
+                    "message": f"server overloaded ({reason}): events are batched",
+                    "batch_size": THROTTLE_BATCH,
+                    "interval_seconds": THROTTLE_INTERVAL,
+                    "priority_event_types": sorted(PRIORITY_EVENTS),
+                }
+            )
+        elif reason is None and self.throttled:
+            self.throttled = False
+            await self.send({"type": "notice", "code": "throttle_lifted", "message": "streaming resumed"})
+
+    def budget(self) -> int:
+        """How many ordinary events may go out now."""
+        if not self.throttled:
+            return BATCH
+        if time.monotonic() - self.window_started >= THROTTLE_INTERVAL:
+            self.window_started, self.window_sent = time.monotonic(), 0
+        return THROTTLE_BATCH - self.window_sent
+
+    async def send_event(self, event: Any) -> None:
+        await self.send(
+            {
+                "type": "event",
+                "sequence": event.sequence,
+                "event_type": event.type,
+                "data": event.data,
+                "timestamp": event.timestamp,
+            }
+        )
+        self.runtime.telemetry.count("ws_event_sent")
+
+    async def send_priority_ahead(self) -> None:
+        """While ordinary events wait, priority events further on go out at once (exactly once)."""
+        start = max(self.cursor, self.scan_cursor)
+        ahead = await self.runtime.events.read_after(start, BATCH)
+        for event in ahead:
+            if event.type in PRIORITY_EVENTS and event.sequence not in self.sent_early:
+                await self.send_event(event)
+                self.sent_early.add(event.sequence)
+        if ahead:
+            self.scan_cursor = ahead[-1].sequence
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -97,18 +165,26 @@ class _Session:
             if unavailable:
                 unavailable = False
                 await self.send({"type": "notice", "code": "event_log_restored", "message": "resuming"})
+            await self.update_throttle()
+            held_back = False
             for event in batch:
-                await self.send(
-                    {
-                        "type": "event",
-                        "sequence": event.sequence,
-                        "event_type": event.type,
-                        "data": event.data,
-                        "timestamp": event.timestamp,
-                    }
-                )
+                if event.sequence in self.sent_early:  # already delivered ahead of order
+                    self.sent_early.discard(event.sequence)
+                    self.cursor = event.sequence
+                    continue
+                if self.budget() <= 0:
+                    held_back = True
+                    break
+                await self.send_event(event)
                 self.cursor = event.sequence
-                self.runtime.telemetry.count("ws_event_sent")
+                if self.throttled:
+                    self.window_sent += 1
+            if held_back:
+                with contextlib.suppress(DependencyUnavailable):
+                    await self.send_priority_ahead()
+                window_left = THROTTLE_INTERVAL - (time.monotonic() - self.window_started)
+                await self.runtime.events.wait_for_new(max(0.05, min(POLL_SECONDS, window_left)))
+                continue
             if len(batch) < BATCH:
                 await self.runtime.events.wait_for_new(
                     min(POLL_SECONDS, max(left - REAUTH_WARNING_SECONDS, 0.05))

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from reference_impl import __version__
+from reference_impl import __version__, kill_switch, system_metrics
+from reference_impl.auth import Admin, Viewer
 from reference_impl.breakers import BreakerState, CircuitBreaker
 from reference_impl.capabilities import SubsystemHealth, capabilities
 from reference_impl.chaos import Fault
@@ -29,13 +30,17 @@ from reference_impl.errors import (
     error_responses,
     new_incident_id,
 )
+from reference_impl.guards import Guarded
 from reference_impl.runtime import Runtime, get_runtime
+from reference_impl.schemas.metrics import MetricsReport
 from reference_impl.schemas.system import (
     CapabilityStatus,
     CircuitBreakerList,
     CircuitBreakerStatus,
     DegradedHealthReport,
     HealthReport,
+    KillSwitchChange,
+    KillSwitchState,
     QueueStatus,
     SubsystemStatus,
 )
@@ -233,3 +238,89 @@ async def queue_status(runtime: RuntimeDep) -> QueueStatus:
         syncing=depth > 0 and runtime.db.breaker.state is BreakerState.CLOSED,
         event_outbox_depth=runtime.events.outbox_depth,
     )
+
+
+METRICS_FRESHNESS = {
+    "X-Data-Freshness": {
+        "description": "`stale` while metrics collection lags (see `collected.age_seconds`).",
+        "schema": {"type": "string", "enum": ["fresh", "stale"]},
+        "required": True,
+    },
+    "Age": {
+        "description": "Seconds since the last successful collection (only when stale).",
+        "schema": {"type": "integer", "minimum": 0},
+        "required": False,
+    },
+}
+
+
+@router.get(
+    "/metrics",
+    response_model=MetricsReport,
+    summary="System metrics: real-time, collected and historical",
+    responses={
+        200: {"headers": METRICS_FRESHNESS},
+        206: {
+            "model": MetricsReport,
+            "headers": METRICS_FRESHNESS,
+            "description": "Some figures could not be calculated: the available ones, with `warnings`.",
+        },
+        **error_responses(),
+    },
+)
+async def system_metrics_report(runtime: RuntimeDep) -> JSONResponse:
+    """200 normally. Redis (the metrics store) down: real-time only, `historical.available` false.
+    Collection lagging: last collected values with `stale`, `age_seconds`, `X-Data-Freshness: stale`
+    and `Age`. A calculation failure: 206 with the available fields and warnings."""
+    document = await system_metrics.report(runtime)
+    return JSONResponse(
+        document.model_dump(mode="json"),
+        status_code=206 if document.status == "partial" else 200,
+        headers=system_metrics.freshness_headers(document),
+    )
+
+
+KILL_SWITCH_EFFECT = "mutations by non-admin callers get 503 `kill_switch_engaged`; reads and admins work"
+
+
+def _kill_switch_state(runtime: Runtime) -> KillSwitchState:
+    switch = runtime.kill_switch
+    return KillSwitchState(
+        engaged=switch.engaged,
+        reason=switch.reason,
+        changed_by=switch.changed_by,
+        changed_at=switch.changed_at,
+        persisted=not switch.dirty,
+        effect=KILL_SWITCH_EFFECT,
+    )
+
+
+@router.get(
+    "/kill-switch",
+    response_model=KillSwitchState,
+    summary="Kill switch state",
+    responses=error_responses(401, 403),
+)
+async def get_kill_switch(runtime: RuntimeDep, _caller: Viewer) -> KillSwitchState:
+    return _kill_switch_state(runtime)
+
+
+@router.post(
+    "/kill-switch",
+    dependencies=[Guarded],
+    response_model=KillSwitchState,
+    summary="Engage or disengage the kill switch (admin)",
+    responses=error_responses(401, 403, 422, 503),
+)
+async def set_kill_switch(body: KillSwitchChange, runtime: RuntimeDep, caller: Admin) -> KillSwitchState:
+    """Takes effect in this process at once; written to PostgreSQL now or as soon as it is reachable
+    (`persisted` says which), and picked up by every other worker within a second or two."""
+    switch = runtime.kill_switch
+    switch.set(body.engaged, body.reason, caller.client_id)
+    runtime.telemetry.count("kill_switch", "engaged" if body.engaged else "disengaged")
+    try:
+        await runtime.db.run(lambda connection: kill_switch.persist(connection, switch))
+        switch.dirty = False
+    except DependencyUnavailable:
+        pass  # enforced already; the background loop writes it when PostgreSQL returns
+    return _kill_switch_state(runtime)

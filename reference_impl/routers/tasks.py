@@ -23,6 +23,7 @@ from reference_impl.auth import Operator, Viewer
 from reference_impl.chaos import Fault
 from reference_impl.dependencies import DependencyUnavailable
 from reference_impl.errors import ApiError, ErrorCategory, FieldError, RecoveryOption, error_responses
+from reference_impl.guards import Guarded
 from reference_impl.pii import scan
 from reference_impl.runtime import Runtime, get_runtime
 from reference_impl.schemas.tasks import (
@@ -85,6 +86,7 @@ def _not_found(task_id: uuid.UUID) -> ApiError:
 
 @router.post(
     "",
+    dependencies=[Guarded],
     status_code=201,
     response_model=Task,
     summary="Submit a task",
@@ -95,7 +97,7 @@ def _not_found(task_id: uuid.UUID) -> ApiError:
             "headers": LOCATION,
             "description": "Stored; no capable agent is free yet.",
         },
-        **error_responses(401, 403, 422, 424),
+        **error_responses(401, 403, 422, 424, 503),
     },
 )
 async def submit_task(body: TaskCreate, response: Response, runtime: RuntimeDep, _caller: Operator) -> Any:
@@ -179,6 +181,7 @@ async def get_task(task_id: TaskId, runtime: RuntimeDep, _caller: Viewer) -> Tas
 
 @router.post(
     "/{task_id}/cancel",
+    dependencies=[Guarded],
     response_model=Task,
     summary="Cancel a task",
     responses=error_responses(401, 403, 404, 409, 422, 503),
@@ -201,6 +204,7 @@ async def cancel_task(task_id: TaskId, runtime: RuntimeDep, _caller: Operator) -
 
 @router.post(
     "/{task_id}/progress",
+    dependencies=[Guarded],
     response_model=Task,
     summary="Report a task's progress (agent)",
     responses=error_responses(401, 403, 404, 409, 422, 503),

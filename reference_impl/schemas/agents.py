@@ -72,6 +72,14 @@ class Agent(BaseModel):
     )
 
 
+class AgentListMetrics(BaseModel):
+    """Figures derived from the agents on the page."""
+
+    by_status: dict[str, int]
+    heartbeat_overdue: int = Field(description="Agents whose last heartbeat is over 3 intervals old.")
+    oldest_heartbeat_age_seconds: float | None
+
+
 class AgentList(BaseModel):
     """A page of agents, oldest first."""
 
@@ -81,6 +89,11 @@ class AgentList(BaseModel):
     freshness: Freshness = Field(description="`stale` when served from the cache during a database fault.")
     cached_at: datetime | None = Field(description="When the stale copy was taken (null when fresh).")
     pending_sync: int = Field(description="Agents accepted into the offline queue, not yet in the database.")
+    metrics: AgentListMetrics | None = Field(
+        default=None,
+        description="Derived figures for this page; null (206) when they could not be calculated.",
+    )
+    warnings: list[str] = Field(default_factory=list, description="Why some fields are missing (206).")
 
 
 class AgentAccepted(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reference_impl.errors import ErrorBody
 
@@ -88,3 +88,25 @@ class QueueStatus(BaseModel):
     synced_total: int = Field(description="Committed to PostgreSQL since this process started.")
     syncing: bool = Field(description="True while the database is reachable and the queue drains.")
     event_outbox_depth: int = Field(description="Events waiting for Redis.")
+
+
+class KillSwitchChange(BaseModel):
+    """Engage or disengage the kill switch (admin)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    engaged: bool
+    reason: str | None = Field(default=None, max_length=500, description="Why; shown to callers and audited.")
+
+
+class KillSwitchState(BaseModel):
+    """The kill switch as this process enforces it."""
+
+    engaged: bool
+    reason: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+    persisted: bool = Field(
+        description="False while the change waits for PostgreSQL (it is enforced already)."
+    )
+    effect: str = Field(description="What the switch blocks while engaged.")

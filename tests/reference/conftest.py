@@ -59,6 +59,11 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismStack]:
                 "PRISM_BREAKER_RESET_SECONDS": str(BREAKER_RESET),
                 "PRISM_PROBE_INTERVAL_SECONDS": "0.2",
                 "PRISM_SYNC_INTERVAL_SECONDS": "0.2",
+                "PRISM_METRICS_INTERVAL_SECONDS": "0.5",
+                # policies start off (tests of other faults must not be locked down); only
+                # 127.0.0.1 is internal, so a client bound to 127.0.0.2 is "external"
+                "PRISM_EMERGENCY_POLICIES": "off",
+                "PRISM_TRUSTED_NETWORKS": "127.0.0.1/32",
                 "PRISM_STARTUP_DB_WAIT_SECONDS": "2",
                 "PRISM_CHAOS_ENABLED": "true",
                 "PRISM_CHAOS_TOKEN": CHAOS_TOKEN,
@@ -85,11 +90,13 @@ def _no_leftover_faults(prism: PrismStack) -> Iterator[None]:
     if prism.api.running():
         prism.revert_internal_faults()
         prism.wait_healthy()
+        prism.reset_controls()
     yield
     prism.toxiproxy.reset()
     if prism.api.running():
         prism.revert_internal_faults()
         prism.wait_healthy()
+        prism.reset_controls()
 
 
 @pytest.fixture

@@ -90,6 +90,28 @@ class PrismStack:
             response = client.delete("/api/v1/chaos/faults", headers=CHAOS_HEADERS)
         assert response.status_code == 204, response.text
 
+    def reset_controls(self) -> None:
+        """Disengage the kill switch and switch emergency policies off if a test (or the fuzzer) left them."""
+        admin = {"Authorization": f"Bearer {self.token('admin')}"}  # fresh: require-reauth may be on
+        with self.client() as client:
+            policies = client.get("/api/v1/policies", headers=admin)
+            assert policies.status_code == 200, policies.text
+            for policy in policies.json()["items"]:
+                if policy["mode"] != "off" or policy["trigger"] != "database_outage":
+                    done = client.put(
+                        f"/api/v1/policies/{policy['id']}",
+                        json={"mode": "off", "trigger": "database_outage"},
+                        headers=admin,
+                    )
+                    assert done.status_code == 200, done.text
+            state = client.get("/api/v1/system/kill-switch", headers=self.headers("admin"))
+            assert state.status_code == 200, state.text
+            if state.json()["engaged"]:
+                done = client.post(
+                    "/api/v1/system/kill-switch", json={"engaged": False}, headers=self.headers("admin")
+                )
+                assert done.status_code == 200, done.text
+
     def wait_healthy(self, seconds: float = 15.0) -> None:
         """Block until the health endpoint says healthy, or fail after ``seconds``."""
         deadline = time.monotonic() + seconds

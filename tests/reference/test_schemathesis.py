@@ -3,7 +3,10 @@
 Bounded: a fixed seed and a small number of examples per operation keep it
 around ten seconds; the full-strength run is the same command with more
 examples. ``/auth/logout`` is excluded because it would revoke the token the
-fuzzer authenticates with (it is covered by ``test_auth.py``). The fuzzer has
+fuzzer authenticates with (it is covered by ``test_auth.py``); so are the kill
+switch and the emergency policies, which would switch the whole API into a
+restricted mode for the rest of the run (``test_operations.py`` and
+``test_policies.py`` cover their contracts). The fuzzer has
 no chaos token: it exercises the chaos routes' 401 contract but can never
 switch a fault on in the middle of the run.
 """
@@ -47,6 +50,10 @@ def test_schemathesis_all_checks_find_nothing(prism: PrismStack, tmp_path: Path)
         str(SEED),
         "--exclude-path",
         "/api/v1/auth/logout",
+        "--exclude-path",
+        "/api/v1/system/kill-switch",
+        "--exclude-path",
+        "/api/v1/policies/{policy_id}",
         "--request-timeout",
         "10",
         "--report",
