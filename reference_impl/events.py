@@ -68,6 +68,16 @@ class EventLog:
     def outbox_depth(self) -> int:
         return len(self._outbox)
 
+    def outbox_age(self) -> float | None:
+        """Seconds the oldest buffered event has waited for Redis (None when the outbox is empty).
+
+        Under write load the outbox is non-empty most of the time for a few milliseconds (the drain
+        loop appends right behind the requests), so the health check judges this age, not the depth.
+        """
+        if not self._outbox:
+            return None
+        return max(0.0, time.time() - self._outbox[0][2])
+
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """Queue an event for the stream; never blocks and never fails the caller."""
         if len(self._outbox) >= OUTBOX_LIMIT:

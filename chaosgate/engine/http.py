@@ -104,7 +104,7 @@ async def perform(
     except ValueError:
         parsed = None
     exchange = None
-    if reason is not None:
+    if reason is not None or response.status_code >= 500:  # keep what explains a failure or a 5xx
         exchange = Exchange.capture(
             method=request.method,
             url=str(response.request.url),

@@ -32,7 +32,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        # One journal per run: an earlier run's lines in the same folder would mix two timelines.
+        self._file: IO[str] = path.open("w", encoding="utf-8")
 
     def handle(self, event: Event) -> None:
         if isinstance(event, ScenarioFinished | RunFinished):

@@ -105,27 +105,8 @@ async def health(runtime: RuntimeDep) -> Any:
         _check("redis", runtime.redis.ping, runtime.redis.breaker),
     )
     depth, oldest = runtime.queue.stats()
-    queue = SubsystemStatus(
-        name="offline_queue",
-        status="healthy" if depth == 0 else "degraded",
-        detail=None
-        if depth == 0
-        else f"{depth} operations waiting for PostgreSQL (oldest {oldest or 0:.1f}s)",
-        circuit_breaker=None,
-        latency_ms=None,
-        recovery_eta_seconds=None
-        if depth == 0
-        else database.recovery_eta_seconds or runtime.settings.sync_interval,
-    )
-    outbox = runtime.events.outbox_depth
-    events = SubsystemStatus(
-        name="event_log",
-        status="healthy" if outbox == 0 else "degraded",
-        detail=None if outbox == 0 else f"{outbox} events buffered until Redis returns",
-        circuit_breaker=None,
-        latency_ms=None,
-        recovery_eta_seconds=None if outbox == 0 else redis.recovery_eta_seconds,
-    )
+    queue = _queue_status(runtime, database, depth, oldest)
+    events = _event_log_status(runtime, redis)
     integrity = runtime.integrity
     corruption = runtime.chaos.active(Fault.STORAGE_CORRUPTION)
     storage = SubsystemStatus(
@@ -184,6 +165,58 @@ async def health(runtime: RuntimeDep) -> Any:
     report = DegradedHealthReport(status="degraded", error=error, **common)
     return JSONResponse(
         report.model_dump(mode="json"), status_code=503, headers={"Retry-After": str(max(1, math.ceil(eta)))}
+    )
+
+
+# A backlog is normal for an instant under write load: the sync loop and the event drain run right
+# behind the requests. Health degrades only when the backlog has a cause (its dependency is not
+# healthy) or has stopped moving (its oldest entry waited longer than this).
+OUTBOX_STALL_SECONDS = 2.0
+QUEUE_STALL_MIN_SECONDS = 2.0
+QUEUE_STALL_SYNC_ROUNDS = 4
+
+
+def queue_stall_seconds(runtime: Runtime) -> float:
+    """How long the oldest queued write may wait while PostgreSQL is healthy before health degrades."""
+    return max(QUEUE_STALL_MIN_SECONDS, QUEUE_STALL_SYNC_ROUNDS * runtime.settings.sync_interval)
+
+
+def _queue_status(
+    runtime: Runtime, database: SubsystemStatus, depth: int, oldest: float | None
+) -> SubsystemStatus:
+    """The offline queue is degraded while it holds writes that PostgreSQL cannot take (yet)."""
+    age = oldest or 0.0
+    degraded = depth > 0 and (database.status != "healthy" or age > queue_stall_seconds(runtime))
+    return SubsystemStatus(
+        name="offline_queue",
+        status="degraded" if degraded else "healthy",
+        detail=f"{depth} operations waiting for PostgreSQL (oldest {age:.1f}s)" if degraded else None,
+        circuit_breaker=None,
+        latency_ms=None,
+        recovery_eta_seconds=(database.recovery_eta_seconds or runtime.settings.sync_interval)
+        if degraded
+        else None,
+    )
+
+
+def _event_log_status(runtime: Runtime, redis: SubsystemStatus) -> SubsystemStatus:
+    """The event log is degraded while events wait for a Redis that is not healthy, or stall."""
+    outbox = runtime.events.outbox_depth
+    age = runtime.events.outbox_age() or 0.0
+    degraded = outbox > 0 and (
+        redis.status != "healthy"
+        or runtime.redis.breaker.state is not BreakerState.CLOSED
+        or age > OUTBOX_STALL_SECONDS
+    )
+    return SubsystemStatus(
+        name="event_log",
+        status="degraded" if degraded else "healthy",
+        detail=f"{outbox} events buffered until Redis takes them (oldest {age:.1f}s)" if degraded else None,
+        circuit_breaker=None,
+        latency_ms=None,
+        recovery_eta_seconds=(redis.recovery_eta_seconds or runtime.settings.breaker_reset_seconds)
+        if degraded
+        else None,
     )
 
 

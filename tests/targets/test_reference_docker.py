@@ -81,8 +81,13 @@ def test_docker_stack_serves_fails_over_on_a_paused_database_and_leaves_nothing(
             assert fresh.headers["x-data-freshness"] == "fresh"
             docker("pause", names["postgres"])
             try:
+                # A page confirmed by the database within the last 0.5 s may still be served
+                # as fresh (reference_impl/README.md); within 2 s it must be the cached, stale one.
                 started = time.monotonic()
                 stale = client.get("/api/v1/agents", headers=viewer)
+                while stale.headers.get("x-data-freshness") == "fresh" and time.monotonic() - started < 2.0:
+                    time.sleep(0.05)
+                    stale = client.get("/api/v1/agents", headers=viewer)
                 assert time.monotonic() - started < 2.0
                 assert stale.status_code == 200, stale.text
                 assert stale.headers["x-data-freshness"] == "stale"
