@@ -27,6 +27,7 @@ continues per process instead of failing open or failing the request.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
@@ -65,28 +66,36 @@ REPLAYED_HEADER = {
 
 
 async def _set(runtime: Runtime, key: str, value: str, ttl: float, *, only_new: bool = False) -> bool:
+    """Record `key` in Redis and in this process's store; with `only_new`, False if either knew it.
+
+    Writing through to the local store means a nonce accepted while Redis was
+    unreachable (or too slow to answer) is still refused once Redis is back.
+    """
+    if only_new and runtime.guard_store.get(key) is not None:
+        return False
+    runtime.guard_store.set(key, value, ttl)
     try:
         result = await runtime.redis.run(lambda c: c.set(key, value, ex=int(ttl), nx=only_new))
-        return bool(result)
     except DependencyUnavailable:
-        return runtime.guard_store.set(key, value, ttl, only_new=only_new)
+        return True
+    return bool(result)
 
 
 async def _get(runtime: Runtime, key: str) -> str | None:
+    """The value from Redis, else from this process's store (written while Redis was out)."""
     try:
         raw = await runtime.redis.run(lambda c: c.get(key))
     except DependencyUnavailable:
-        return runtime.guard_store.get(key)
+        raw = None
     if raw is None:
-        return None
+        return runtime.guard_store.get(key)
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 async def _delete(runtime: Runtime, key: str) -> None:
-    try:
+    runtime.guard_store.delete(key)
+    with contextlib.suppress(DependencyUnavailable):
         await runtime.redis.run(lambda c: c.delete(key))
-    except DependencyUnavailable:
-        runtime.guard_store.delete(key)
 
 
 def _forbidden(code: str, message: str) -> ApiError:
