@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from reference_impl.breakers import BreakerOpen, CircuitBreaker
 from reference_impl.dependencies import DependencyUnavailable, describe, is_redis_infrastructure_error
@@ -60,8 +61,11 @@ class RedisStore:
             self.settings.redis_url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_error=[],
+            # One immediate retry on a broken connection: after an outage the pool still holds
+            # sockets the network dropped, and the first use of each would fail for nothing.
+            # Timeouts are not retried: the deadline of `run` bounds every call.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
             health_check_interval=0,
             decode_responses=False,
         )
