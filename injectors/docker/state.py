@@ -21,16 +21,13 @@ directory to :func:`~injectors.docker.injector.cleanup_all`.
 from __future__ import annotations
 
 import json
-import os
-import re
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosgate.exceptions import InjectorError
 from chaosgate.state import default_state_dir
+from chaosgate.undo import read_records, write_record
 
 STATE_DIR_KEY = "state_dir"
 SUBDIR = "docker"
@@ -88,17 +85,10 @@ class UndoLog:
 
     def write(self, record: UndoRecord) -> Path:
         """Record before changing; the name starts with the time so names sort oldest first."""
-        safe_run = re.sub(r"[^A-Za-z0-9.-]+", "-", record.run_id) or "run"
         subject = record.container_id[:12] or "iptables"
-        path = self.directory / f"{time.time_ns()}-{safe_run}-{record.action}-{subject}.json"
-        tmp = path.with_suffix(".tmp")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(record.to_json())
-            os.replace(tmp, path)
-        except OSError as error:
-            raise InjectorError(f"docker: cannot write the undo record {path}: {error}") from error
-        return path
+        return write_record(
+            self.directory, "docker", record.run_id, f"{record.action}-{subject}", record.to_json()
+        )
 
     @staticmethod
     def remove(path: Path) -> None:
@@ -106,14 +96,4 @@ class UndoLog:
 
     def records(self, run_id: str | None = None) -> list[tuple[Path, UndoRecord]]:
         """Every record left behind (of one run, if given), newest first: undo in reverse order."""
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for path in sorted(self.directory.glob("*.json"), reverse=True):
-            try:
-                record = UndoRecord.from_json(path.read_text())
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise InjectorError(f"docker: unreadable undo record {path}: {error}") from error
-            if run_id is None or record.run_id == run_id:
-                found.append((path, record))
-        return found
+        return read_records(self.directory, "docker", UndoRecord.from_json, lambda r: r.run_id, run_id)

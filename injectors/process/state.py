@@ -14,16 +14,13 @@ the ``CHAOSGATE_STATE_DIR`` environment variable, ``$XDG_STATE_HOME/chaosgate``
 from __future__ import annotations
 
 import json
-import os
-import re
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chaosgate.exceptions import InjectorError
 from chaosgate.state import default_state_dir
+from chaosgate.undo import read_records, write_record
 
 STATE_DIR_KEY = "state_dir"
 SUBDIR = "process"
@@ -53,8 +50,12 @@ class ProcessUndo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessUndo:
         return cls(
-            run_id=str(data["run_id"]), action=str(data["action"]), name=str(data["name"]),
-            record_path=str(data["record_path"]), pid=int(data["pid"]), pgid=int(data["pgid"]),
+            run_id=str(data["run_id"]),
+            action=str(data["action"]),
+            name=str(data["name"]),
+            record_path=str(data["record_path"]),
+            pid=int(data["pid"]),
+            pgid=int(data["pgid"]),
             signal=str(data["signal"]),
         )
 
@@ -66,16 +67,8 @@ class UndoLog:
         self.directory = directory
 
     def write(self, record: ProcessUndo) -> Path:
-        safe_run = re.sub(r"[^A-Za-z0-9.-]+", "-", record.run_id) or "run"
-        path = self.directory / f"{time.time_ns()}-{safe_run}-{record.action}-{record.pid}.json"
-        tmp = path.with_suffix(".tmp")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(record.to_json())
-            os.replace(tmp, path)
-        except OSError as error:
-            raise InjectorError(f"process: cannot write the undo record {path}: {error}") from error
-        return path
+        label = f"{record.action}-{record.pid}"
+        return write_record(self.directory, "process", record.run_id, label, record.to_json())
 
     @staticmethod
     def remove(path: Path) -> None:
@@ -83,14 +76,10 @@ class UndoLog:
 
     def records(self, run_id: str | None = None) -> list[tuple[Path, ProcessUndo]]:
         """Every record left behind (of one run, if given), newest first."""
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for path in sorted(self.directory.glob("*.json"), reverse=True):
-            try:
-                record = ProcessUndo.from_dict(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise InjectorError(f"process: unreadable undo record {path}: {error}") from error
-            if run_id is None or record.run_id == run_id:
-                found.append((path, record))
-        return found
+        return read_records(
+            self.directory,
+            "process",
+            lambda text: ProcessUndo.from_dict(json.loads(text)),
+            lambda r: r.run_id,
+            run_id,
+        )
