@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaosgate import __version__
 from chaosgate.exceptions import ChaosgateError
 from chaosgate.exitcodes import ExitCode
+from chaosgate.unexpected import save_traceback
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -96,6 +95,18 @@ def _add_target(commands: argparse._SubParsersAction[_Parser]) -> None:
     target.set_defaults(func=_cmd_target)
 
 
+def _seconds(text: str) -> float:
+    from chaosgate.scenario.quantities import parse_duration  # noqa: PLC0415
+
+    try:
+        value = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0s")
+    return value
+
+
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     run = commands.add_parser("run", help="run scenarios: inject faults, measure, score, gate")
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
@@ -110,6 +121,14 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     run.add_argument("--sla", help="judge with this SLA profile (name or file) instead of each scenario's")
     run.add_argument("--load-workers", type=int, default=0, metavar="N", help="run load on N locust workers")
     run.add_argument("--state-dir", help="where undo records go (default: $CHAOSGATE_STATE_DIR)")
+    run.add_argument(
+        "--settle-timeout",
+        type=_seconds,
+        metavar="DURATION",
+        help="wait at most this long before each scenario for the target to be ready (default: the "
+        "target file's settle_timeout, 30s)",
+    )
+    run.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
     run.set_defaults(func=_cmd_run)
 
     cleanup = commands.add_parser("cleanup", help="undo every fault and target a killed run left behind")
@@ -142,14 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _save_traceback() -> str:
-    """Write the current traceback to a file, so a report of the bug can include it."""
-    handle, path = tempfile.mkstemp(prefix="chaosgate-traceback-", suffix=".txt")
-    with os.fdopen(handle, "w") as out:
-        traceback.print_exc(file=out)
-    return path
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Command = args.func
@@ -162,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("chaosgate: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - a bug of ours: say so briefly, keep the details
-        path = _save_traceback()
+        path = save_traceback(error)
         print(
             f"chaosgate: internal error: {type(error).__name__}: {error} (traceback in {path})",
             file=sys.stderr,

@@ -18,6 +18,7 @@ from chaosgate.plugins import injector_types, reporter_factories
 from chaosgate.scenario.loader import LoadedScenario, load_paths
 from chaosgate.state import default_state_dir
 from chaosgate.target import target_kinds
+from chaosgate.unexpected import describe
 
 DEFAULT_TOXIPROXY = "http://127.0.0.1:8474"
 
@@ -40,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenarios = select(load_paths([Path(p) for p in args.paths]), tags, args.ids)
     if args.dry_run:
         for loaded in scenarios:
-            print("\n".join(build_plan(loaded, quick=args.quick).lines()))
+            print("\n".join(build_plan(loaded, quick=args.quick, sla=args.sla).lines()))
         return int(ExitCode.GO)
     out_dir = Path(args.out)
     options = RunOptions(
@@ -50,12 +51,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         target=args.target,
         sla=args.sla,
         load_workers=args.load_workers,
+        settle_timeout=args.settle_timeout,
+        debug=args.debug,
     )
     handlers: list[EventHandler] = [Console()]
-    handlers += [factory(out_dir) for factory in reporter_factories().values()]
-    result = SuiteRun(scenarios, options, handlers).execute()
+    factories, problems = reporter_factories()
+    for name, factory in factories.items():
+        try:
+            handlers.append(factory(out_dir))
+        except Exception as error:  # noqa: BLE001 - one broken report writer never stops a run
+            problems.append(f"report writer `{name}` could not start: {describe(error)}")
+    run = SuiteRun(scenarios, options, handlers)
+    result = run.execute()
+    problems += run.output_failures
+    for problem in problems:
+        print(f"chaosgate: {problem}", file=sys.stderr)
     print(f"results: {out_dir / 'results.json'}", file=sys.stderr)
-    return result.verdict.exit_code
+    code = result.verdict.exit_code
+    # A missing report is an infrastructure failure, above an aborted or failed verdict.
+    if problems and code in (ExitCode.GO, ExitCode.NO_GO, ExitCode.ABORTED):
+        return int(ExitCode.INFRASTRUCTURE)
+    return code
 
 
 def _toxiproxy_urls(state_dir: Path, extra: list[str]) -> list[str]:

@@ -57,14 +57,14 @@ def injector_types() -> InjectorRegistry:
 REPORTER_GROUP = "chaosgate.reporters"
 
 
-def reporter_factories() -> dict[str, Callable[[Path], EventHandler]]:
-    """Every installed report writer: a callable taking the output folder, returning a handler."""
+def reporter_factories() -> tuple[dict[str, Callable[[Path], EventHandler]], list[str]]:
+    """Every installed report writer (a callable taking the output folder, returning a handler),
+    and one line for each that failed to load: a broken plugin is named, never stops a run."""
     found: dict[str, Callable[[Path], EventHandler]] = {}
+    problems: list[str] = []
     for entry in entry_points(group=REPORTER_GROUP):
         try:
             found[entry.name] = entry.load()
-        except Exception as error:  # noqa: BLE001 - a broken plugin must be named, not crash the CLI
-            raise InfrastructureError(
-                f"report plugin `{entry.name}` ({entry.value}) failed to load: {error}"
-            ) from None
-    return dict(sorted(found.items()))
+        except Exception as error:  # noqa: BLE001 - a broken plugin must be named, not crash the run
+            problems.append(f"report plugin `{entry.name}` ({entry.value}) failed to load: {error}")
+    return dict(sorted(found.items())), problems

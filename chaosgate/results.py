@@ -95,6 +95,10 @@ class ScenarioResult(Record):
     grade: str
     duration: float
     reason: str = ""
+    settle_seconds: float | None = Field(
+        default=None,
+        description="Seconds the suite waited before this scenario for the target to be ready again.",
+    )
     expectations: list[ExpectationResult] = Field(default_factory=list)
     faults: list[FaultTimeline] = Field(default_factory=list)
     windows: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)

@@ -18,15 +18,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import chaosgate
 from chaosgate.exceptions import InfrastructureError, ScenarioErrors, UsageError
 from chaosgate.scenario.diagnostics import located, model_errors
 from chaosgate.scenario.marked_yaml import load_file
+from chaosgate.scenario.model import Duration, Probe
 from chaosgate.suggest import closest
 
 TARGET_GROUP = "chaosgate.targets"
+DEFAULT_SETTLE_TIMEOUT = 30.0
 
 
 class TargetSpec(BaseModel):
@@ -36,6 +38,19 @@ class TargetSpec(BaseModel):
 
     name: str
     kind: str
+    readiness: list[Probe] = Field(
+        default_factory=list,
+        description=(
+            "Requests that must all answer as expected before each scenario starts: the target's "
+            "baseline, which the suite waits for so one scenario's fault is never felt by the next."
+        ),
+    )
+    settle_timeout: Duration = Field(
+        default=DEFAULT_SETTLE_TIMEOUT,
+        gt=0,
+        le=900,
+        description="How long to wait for `readiness` before a scenario; past it the scenario is an error.",
+    )
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,17 @@ class ScenarioStarted(Event):
 
 
 @dataclass(frozen=True)
+class TargetSettled(Event):
+    """The wait before a scenario for the target's readiness checks: how long, and whether it ended ready."""
+
+    scenario_id: str
+    target: str
+    ready: bool
+    seconds: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class PhaseChanged(Event):
     scenario_id: str
     phase: str

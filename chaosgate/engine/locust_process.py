@@ -15,6 +15,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -52,6 +53,11 @@ def _user_class(spec: dict[str, Any]) -> type[HttpUser]:
     )
 
 
+FLUSH_EVERY = 0.25
+"""Seconds between flushes: the engine stops the load with SIGTERM (or worse) when sampling
+ends, and whatever sits in the buffer then is lost."""
+
+
 class SampleWriter:
     """One JSON line per request, on the engine's clock."""
 
@@ -59,6 +65,7 @@ class SampleWriter:
         self.file = path.open("a", encoding="utf-8")
         self.zero = zero
         self.count = 0
+        self.flushed = time.monotonic()
 
     def on_request(  # noqa: PLR0917 - the signature is locust's
         self,
@@ -81,8 +88,9 @@ class SampleWriter:
         }
         self.file.write(json.dumps(record) + "\n")
         self.count += 1
-        if self.count % 200 == 0:
+        if time.monotonic() - self.flushed >= FLUSH_EVERY:
             self.file.flush()
+            self.flushed = time.monotonic()
 
     def close(self) -> None:
         self.file.flush()
@@ -128,8 +136,15 @@ def _run(spec: dict[str, Any]) -> int:
             writer.close()
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the run through its `finally`, so the last samples are written."""
+    main_greenlet = gevent.getcurrent()
+    gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(SystemExit(143)))
+
+
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
+    _stop_on_sigterm()
     return _run(spec)
 
 

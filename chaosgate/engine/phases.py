@@ -16,11 +16,16 @@ import httpx
 
 from chaosgate.checks import CheckContext, resolve
 from chaosgate.engine.http import Clock, perform, verify_tls
-from chaosgate.exceptions import SteadyStateAborted
+from chaosgate.exceptions import InfrastructureError, SteadyStateAborted
 from chaosgate.scenario.model import CheckExpectation, Probe, Scenario
+from chaosgate.unexpected import describe
 
 STEADY_ATTEMPTS = 3
 STEADY_PAUSE = 1.0
+
+
+class CheckRaised(InfrastructureError):
+    """A registered check raised instead of returning a result."""
 
 
 async def run_setup(
@@ -74,9 +79,13 @@ def run_checks(
                 ident = f"{window}[{index}]"
                 try:
                     outcome = resolve(exp.check)(ctx, **exp.args)
-                    results[ident] = (outcome.passed, str(outcome.measured), outcome.detail)
-                except Exception as error:  # noqa: BLE001 - a broken check fails its expectation, not the run
-                    results[ident] = (False, "", f"the check raised {type(error).__name__}: {error}")
+                except Exception as error:
+                    # A check that raises measured nothing: failing its expectation would blame the
+                    # target for a bug in the check, so the scenario is an error instead.
+                    raise CheckRaised(
+                        f"check `{exp.check}` (expect.{ident}) raised {describe(error)}"
+                    ) from error
+                results[ident] = (outcome.passed, str(outcome.measured), outcome.detail)
     return results
 
 

@@ -1,9 +1,9 @@
 """The plan of a scenario: what is injected where, when and for how long.
 
 Planning is pure: it touches nothing, so `chaosgate run --dry-run` prints
-exactly what a real run would do. `--quick` scales every duration of the
-scenario by one factor (with a floor, so no window shrinks to nothing) for
-CI smoke runs.
+exactly what a real run would do. `--quick` shortens every window for CI
+smoke runs, never below what the scenario's expectations need (see
+:mod:`chaosgate.engine.quick`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaosgate.engine.probes import ProbeSpec
+from chaosgate.engine.quick import MIN_WINDOW, QUICK_FACTOR, shorten, window_needs
+from chaosgate.evaluation.sla import profile_for
 from chaosgate.exceptions import SourceSpan
 from chaosgate.injector import InjectionContext, InjectorParams
 from chaosgate.plugins import injector_types
@@ -18,8 +20,6 @@ from chaosgate.scenario.loader import LoadedScenario
 from chaosgate.scenario.model import Load, RequestExpectation, Scenario
 from chaosgate.scenario.quantities import format_duration
 
-QUICK_FACTOR = 0.2
-MIN_WINDOW = 1.0
 DEFAULT_EVERY = 0.1
 
 
@@ -66,7 +66,7 @@ class Plan:
         s = self.scenario
         out = [f"scenario {s.id}: {s.title}", f"  from {self.source}", f"  target {s.target}, SLA {_sla(s)}"]
         if self.scale != 1.0:
-            out.append(f"  durations scaled by {self.scale:g} (--quick)")
+            out.append(f"  durations scaled by {self.scale:g} (--quick), windows kept long enough to judge")
         for step in s.setup:
             out.append(f"  setup {step.name}: {step.request.method} {step.request.path}")
         out.append(
@@ -95,10 +95,6 @@ def _sla(scenario: Scenario) -> str:
     return scenario.sla if isinstance(scenario.sla, str) else scenario.sla.profile
 
 
-def _scaled(value: float, scale: float) -> float:
-    return value if scale == 1.0 else max(value * scale, MIN_WINDOW)
-
-
 def _probes(scenario: Scenario) -> list[ProbeSpec]:
     probes: list[ProbeSpec] = []
     for index, probe in enumerate(scenario.steady_state):
@@ -116,13 +112,21 @@ def _probes(scenario: Scenario) -> list[ProbeSpec]:
     return probes
 
 
-def build_plan(loaded: LoadedScenario, *, quick: bool = False) -> Plan:
-    """The plan of one loaded scenario; `quick` scales its durations down for smoke runs."""
-    scale = QUICK_FACTOR if quick else 1.0
+def build_plan(loaded: LoadedScenario, *, quick: bool = False, sla: str | None = None) -> Plan:
+    """The plan of one loaded scenario; `quick` shortens it as far as its expectations allow.
+
+    `sla` is the `--sla` override: the gates of the profile judged are part of
+    what a quick window must leave room for.
+    """
     scenario = loaded.scenario
+    needs = window_needs(scenario, profile_for(scenario, sla)) if quick else None
     registry = injector_types()
     dry = InjectionContext(run_id="plan")
     faults = []
+    first = min((fault.at for fault in scenario.faults), default=0.0)
+    # Quick keeps the faults' order and spacing (scaled), moved so the first starts after a
+    # long enough before-window.
+    shift = max(needs.before - first * QUICK_FACTOR, 0.0) if needs else 0.0
     for index, (fault, params) in enumerate(zip(scenario.faults, loaded.fault_params, strict=True)):
         injector = registry[fault.injector](params, dry)
         faults.append(
@@ -130,20 +134,27 @@ def build_plan(loaded: LoadedScenario, *, quick: bool = False) -> Plan:
                 name=fault.name or f"fault-{index + 1}",
                 injector=fault.injector,
                 params=params,
-                at=fault.at * scale,
-                duration=_scaled(fault.for_, scale),
+                at=min(fault.at, fault.at * QUICK_FACTOR + shift) if needs else fault.at,
+                duration=shorten(fault.for_, needs.during) if needs else fault.for_,
                 description=injector.describe(),
             )
         )
+    observe = scenario.observe
+    if needs:
+        observe = shorten(observe, needs.after if faults else needs.before + needs.after)
     load = scenario.load
-    if load is not None and scale != 1.0:
-        load = load.model_copy(update={"duration": _scaled(load.duration, scale)})
+    if load is not None and needs is not None:
+        # A load that ran through the faults and the after-window still does.
+        original_end = max((f.at + f.for_ for f in scenario.faults), default=0.0) + scenario.observe
+        new_end = max((f.end for f in faults), default=0.0) + observe
+        floor = new_end if load.duration >= original_end else MIN_WINDOW
+        load = load.model_copy(update={"duration": shorten(load.duration, floor)})
     return Plan(
         scenario=scenario,
         source=loaded.source,
         faults=tuple(faults),
         probes=tuple(_probes(scenario)),
         load=load,
-        observe=_scaled(scenario.observe, scale),
-        scale=scale,
+        observe=observe,
+        scale=QUICK_FACTOR if quick else 1.0,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import secrets
 import signal
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chaosgate.engine.events import (
     EventBus,
@@ -28,16 +30,19 @@ from chaosgate.engine.events import (
     RunStarted,
     ScenarioFinished,
     ScenarioStarted,
+    TargetSettled,
 )
 from chaosgate.engine.journal import Journal
 from chaosgate.engine.plan import Plan, build_plan
+from chaosgate.engine.readiness import Settled, wait_until_ready
 from chaosgate.engine.runner import Observation, ScenarioRunner
 from chaosgate.evaluation.scoring import grade, suite_scores, verdict
 from chaosgate.evaluation.sla import Profile, load_profile, profile_for
-from chaosgate.exceptions import ChaosgateError
+from chaosgate.exceptions import ChaosgateError, InfrastructureError
 from chaosgate.results import RunResult, ScenarioResult
 from chaosgate.scenario.loader import LoadedScenario
-from chaosgate.target import Deployment, load_target
+from chaosgate.target import Deployment, Target, load_target
+from chaosgate.unexpected import as_chaosgate_error, describe
 
 EVALUATION = "chaosgate.evaluation.assemble"
 EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -57,6 +62,8 @@ class RunOptions:
     target: str | None = None
     sla: str | None = None
     load_workers: int = 0
+    settle_timeout: float | None = None
+    debug: bool = False
 
 
 @dataclass
@@ -70,9 +77,13 @@ class SuiteRun:
         default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + secrets.token_hex(3)
     )
     interrupted: signal.Signals | None = None
+    fatal: ChaosgateError | None = None
+    output_failures: list[str] = field(default_factory=list)
+    _bus: EventBus | None = field(default=None, repr=False)
 
     def plans(self) -> list[Plan]:
-        return [build_plan(loaded, quick=self.options.quick) for loaded in self.scenarios]
+        quick, sla = self.options.quick, self.options.sla
+        return [build_plan(loaded, quick=quick, sla=sla) for loaded in self.scenarios]
 
     def execute(self) -> RunResult:
         """Run everything; always returns a result (and has emitted RunFinished)."""
@@ -82,27 +93,43 @@ class SuiteRun:
 
     async def _main(self) -> RunResult:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._on_loop_exception)
         task = asyncio.current_task()
         assert task is not None
         for signum in EXIT_ON_SIGNAL:
             loop.add_signal_handler(signum, self._on_signal, signum, task)
         self.options.out_dir.mkdir(parents=True, exist_ok=True)
         bus = EventBus([Journal(self.options.out_dir / "journal.jsonl"), *self.handlers])
+        self._bus = bus
         started, wall = time.monotonic(), datetime.now(UTC)
-        plans = self.plans()
-        bus.emit(RunStarted(self.run_id, tuple(p.scenario.id for p in plans), str(self.options.out_dir)))
         results: list[ScenarioResult] = []
+        plans: list[Plan] = []
         try:
+            plans = self.plans()
+            bus.emit(RunStarted(self.run_id, tuple(p.scenario.id for p in plans), str(self.options.out_dir)))
             await self._run_targets(plans, bus, results)
         except asyncio.CancelledError:
             bus.emit(Message(f"interrupted by {self._signal_name()}: faults reverted", "error"))
+        except Exception as error:  # noqa: BLE001 - the run always finishes and writes its reports
+            self.fatal = as_chaosgate_error(error, debug=self.options.debug, context="the run")
+            bus.emit(Message(self.fatal.render(), "error"))
         finally:
             for signum in EXIT_ON_SIGNAL:
                 loop.remove_signal_handler(signum)
         result = self._result(results, plans, started, wall)
         bus.emit(RunFinished(result))
         bus.close()
+        self.output_failures = _output_failures(bus)
         return result
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """A task nobody awaited failed: say so in one line instead of asyncio's traceback."""
+        error = context.get("exception")
+        text = describe(error) if isinstance(error, BaseException) else str(context.get("message"))
+        if self.options.debug:
+            loop.default_exception_handler(context)
+        if self._bus is not None:
+            self._bus.emit(Message(f"a background task failed: {text}", "warning"))
 
     def _on_signal(self, signum: signal.Signals, task: asyncio.Task[RunResult]) -> None:
         if self.interrupted is None:
@@ -120,17 +147,46 @@ class SuiteRun:
             try:
                 target = load_target(name, run_id=self.run_id, state_dir=self.options.state_dir)
                 deployment = await asyncio.to_thread(target.up)
-            except ChaosgateError as error:
-                results += [self._failed(p, Observation(error=error)) for p in group]
+            except Exception as error:  # noqa: BLE001 - one target that cannot start never stops the others
+                failure = as_chaosgate_error(error, debug=self.options.debug, context=f"target `{name}`")
+                for plan in group:
+                    results.append(self._finish(plan, self._failed(plan, Observation(error=failure)), bus))
                 continue
             try:
                 for plan in group:
-                    results.append(await self._run_one(plan, deployment, bus))
+                    results.append(await self._run_one(plan, target, deployment, bus))
             finally:
-                target.down()
+                try:
+                    target.down()  # synchronous: this may run during a cancellation
+                except Exception as error:  # noqa: BLE001
+                    problem = as_chaosgate_error(error, debug=self.options.debug, context=f"target `{name}`")
+                    bus.emit(Message(f"could not take the target down: {problem.render()}", "error"))
 
-    async def _run_one(self, plan: Plan, deployment: Deployment, bus: EventBus) -> ScenarioResult:
+    async def _settle(self, plan: Plan, target: Target, deployment: Deployment, bus: EventBus) -> Settled:
+        timeout = self.options.settle_timeout or target.spec.settle_timeout
+        where = {"base_url": deployment.base_url, "name": deployment.name}
+        context = {"env": dict(os.environ), "target": where}
+        try:
+            settled = await wait_until_ready(deployment.base_url, target.spec.readiness, timeout, context)
+        except Exception as error:  # noqa: BLE001 - e.g. a readiness check naming an unset variable
+            settled = Settled(False, 0.0, as_chaosgate_error(error, debug=self.options.debug).render())
+        bus.emit(
+            TargetSettled(plan.scenario.id, deployment.name, settled.ready, settled.seconds, settled.reason)
+        )
+        return settled
+
+    async def _run_one(
+        self, plan: Plan, target: Target, deployment: Deployment, bus: EventBus
+    ) -> ScenarioResult:
         bus.emit(ScenarioStarted(plan.scenario.id, plan.scenario.title, tuple(plan.lines())))
+        settled = await self._settle(plan, target, deployment, bus)
+        if not settled.ready:
+            error = InfrastructureError(
+                f"target `{deployment.name}` was not ready within {settled.seconds:g}s "
+                f"of the scenario's start: {settled.reason}"
+            )
+            failed = self._failed(plan, Observation(error=error))
+            return self._finish(plan, failed.model_copy(update={"settle_seconds": settled.seconds}), bus)
         runner = ScenarioRunner(
             plan,
             deployment,
@@ -145,14 +201,25 @@ class SuiteRun:
         except asyncio.CancelledError:
             observation = runner.observation
             observation.error = ChaosgateError(f"interrupted by {self._signal_name()}")
-            result = self._failed(plan, observation)
-            bus.emit(ScenarioFinished(plan.scenario.id, result.status, result.score, result))
+            self._finish(plan, self._failed(plan, observation), bus)
             raise
-        result = _assemble(plan, observation, profile_for(plan.scenario, self.options.sla))
+        except Exception as error:  # noqa: BLE001 - a bug in one scenario never stops the suite
+            observation = runner.observation
+            observation.error = as_chaosgate_error(error, debug=self.options.debug)
+        try:
+            result = _assemble(plan, observation, profile_for(plan.scenario, self.options.sla))
+        except Exception as error:  # noqa: BLE001
+            observation.error = as_chaosgate_error(error, debug=self.options.debug, context="evaluation")
+            result = self._failed(plan, observation)
+        return self._finish(plan, result.model_copy(update={"settle_seconds": settled.seconds}), bus)
+
+    @staticmethod
+    def _finish(plan: Plan, result: ScenarioResult, bus: EventBus) -> ScenarioResult:
         bus.emit(ScenarioFinished(plan.scenario.id, result.status, result.score, result))
         return result
 
     def _failed(self, plan: Plan, observation: Observation) -> ScenarioResult:
+        """A result that reports `observation.error` (or `aborted`) without judging samples."""
         return _assemble(
             plan,
             Observation(error=observation.error, duration=observation.duration, faults=observation.faults),
@@ -165,11 +232,23 @@ class SuiteRun:
         ran = {r.id for r in results}
         for plan in plans:
             if plan.scenario.id not in ran:
-                why = f"not run: interrupted by {self._signal_name()}"
-                results.append(self._failed(plan, Observation(error=ChaosgateError(why))))
-        profile = load_profile(self.options.sla or "default")
+                cause = self.fatal.render() if self.fatal else f"interrupted by {self._signal_name()}"
+                results.append(self._failed(plan, Observation(error=ChaosgateError(f"not run: {cause}"))))
+        try:
+            profile = load_profile(self.options.sla or "default")
+        except ChaosgateError as error:  # checked before the run starts; kept so RunFinished always goes out
+            self.fatal = self.fatal or error
+            profile = load_profile("default")
         score, categories = suite_scores(results)
         decision = verdict(results, score, profile.min_score)
+        if self.fatal is not None:
+            decision = decision.model_copy(
+                update={
+                    "decision": "no-go",
+                    "reasons": [f"the run failed: {self.fatal.render()}", *decision.reasons],
+                    "exit_code": int(self.fatal.exit_code),
+                }
+            )
         if self.interrupted is not None:
             reasons = [f"run interrupted by {self._signal_name()}", *decision.reasons]
             decision = decision.model_copy(
@@ -192,3 +271,14 @@ class SuiteRun:
             verdict=decision,
             scenarios=results,
         )
+
+
+def _output_failures(bus: EventBus) -> list[str]:
+    """One line per report writer that failed, naming the file it did not write."""
+    by_name = {type(handler).__name__: handler for handler in bus.handlers}
+    lines = []
+    for failure in bus.failures:
+        path = getattr(by_name.get(failure.handler), "path", None)
+        missing = f"{path} is missing or incomplete" if path else "its output is missing"
+        lines.append(f"{failure.handler} failed on {failure.event} ({failure.error}): {missing}")
+    return lines

@@ -49,7 +49,7 @@ def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[Fau
 
 
 def _failing(
-    observation: Observation, windows: Windows, scenario: Scenario, scale: float
+    observation: Observation, windows: Windows, scenario: Scenario
 ) -> list[FailingSample]:
     """Samples that show why something failed: a probe missing its own check, or a request
     expectation's sample that did not match inside the window it is judged in. (Outside its
@@ -58,8 +58,7 @@ def _failing(
     for window in ("before", "during", "after"):
         for index, exp in enumerate(getattr(scenario.expect, window)):
             if isinstance(exp, RequestExpectation):
-                grace = exp.grace * scale
-                judged[f"expect.{window}[{index}]"] = windows.spans(window, grace=grace, fault=exp.fault)
+                judged[f"expect.{window}[{index}]"] = windows.spans(window, grace=exp.grace, fault=exp.fault)
     out = []
     for sample in observation.samples:
         if sample.ok or sample.source == "load":
@@ -129,7 +128,6 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
     windows = Windows(end=observation.end, faults=_spans(observation.faults, observation.end))
     evidence = Evidence.collect(frame, windows)
     evidence.checks = observation.checks
-    evidence.scale = plan.scale
     stream_specs = {spec.name: spec for spec in scenario.streams}
     streams = {name: log.metrics(stream_specs[name].events) for name, log in observation.streams.items()}
     evidence.streams = {name: {k: v for k, v in m.items() if v is not None} for name, m in streams.items()}
@@ -150,7 +148,7 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
         faults=_timeline(observation.faults, evidence),
         windows=windows.as_dict(),
         series=[SeriesPoint(**point) for point in series(frame)],
-        failing_samples=_failing(observation, windows, scenario, plan.scale),
+        failing_samples=_failing(observation, windows, scenario),
         streams=streams,
         sample_counts={str(k): int(v) for k, v in frame.groupby("source").size().items()}
         if not frame.empty

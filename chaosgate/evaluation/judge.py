@@ -39,8 +39,6 @@ class Evidence:
     recover: dict[str, float | None]
     checks: Mapping[str, tuple[bool, str, str]] = field(default_factory=dict)
     streams: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    scale: float = 1.0
-    """`--quick` scales every duration of the scenario, grace periods included."""
 
     @classmethod
     def collect(cls, frame: pd.DataFrame, windows: Windows) -> Evidence:
@@ -156,7 +154,7 @@ def judge_metric(
 def judge_request(
     evidence: Evidence, ident: str, window: str, exp: RequestExpectation, source: str
 ) -> ExpectationResult:
-    rows = within(evidence.scoped(source), evidence.spans(window, exp.grace * evidence.scale, exp.fault))
+    rows = within(evidence.scoped(source), evidence.spans(window, exp.grace, exp.fault))
     name = exp.name or f"{exp.request.method} {exp.request.path}"
     if rows.empty:
         return ExpectationResult(
@@ -201,7 +199,7 @@ def judge_expectation(evidence: Evidence, window: str, index: int, exp: Expectat
             weight=exp.weight,
             critical=exp.critical,
             of=exp.of,
-            grace=exp.grace * evidence.scale,
+            grace=exp.grace,
             fault=exp.fault,
         )
     assert isinstance(exp, CheckExpectation)

@@ -26,6 +26,7 @@ from typing import ClassVar, Literal, Protocol
 
 from pydantic import Field, field_validator
 
+from chaosgate.scenario.model import Probe
 from chaosgate.target import Deployment, Target, TargetSpec
 from targets.reference.stack import StackRecord, stacks_lock
 
@@ -48,10 +49,39 @@ class _Stack(Protocol):
     def stop(self) -> None: ...
 
 
+def _baseline() -> list[Probe]:
+    """The stack is back to its baseline when it reports healthy and can issue a token.
+
+    Health alone is not enough: after a database fault the health endpoint may
+    recover a moment before the token store does, and every scenario's setup
+    starts by asking for a token.
+    """
+    return [
+        Probe.model_validate(
+            {"name": "health", "request": {"path": "/api/v1/system/health"}, "expect": {"status": 200}}
+        ),
+        Probe.model_validate(
+            {
+                "name": "token",
+                "request": {
+                    "method": "POST",
+                    "path": "/api/v1/auth/token",
+                    "json": {"client_id": "viewer", "client_secret": "viewer-dev-secret"},
+                },
+                "expect": {"status": 200},
+            }
+        ),
+    ]
+
+
 class ReferenceSpec(TargetSpec):
     """The PRISM reference stack: PostgreSQL, Redis, Toxiproxy, the API and a WebSocket frame proxy."""
 
     kind: str = "reference"
+    readiness: list[Probe] = Field(
+        default_factory=_baseline,
+        description="Default: health answers 200 and a token can be issued.",
+    )
     runtime: Literal["process", "docker"] = Field(
         default="process", description="`process`: local servers on free ports; `docker`: containers."
     )

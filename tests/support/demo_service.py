@@ -6,6 +6,7 @@ inside a container it is 0.0.0.0 so the published port reaches it):
   GET /items    200 {"items": [...]}
   POST /items   201 {"id": n}
   GET /slow     200 after 50 ms
+  POST /sick    {"after": A, "seconds": S}: /health answers 503 from A to A+S seconds from now
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import ClassVar
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     items: ClassVar[list[dict[str, object]]] = []
+    sick: ClassVar[tuple[float, float]] = (0.0, 0.0)
 
     def _send(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()
@@ -31,7 +33,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
-            self._send(200, {"status": "ok"})
+            start, end = self.sick
+            if start <= time.monotonic() < end:
+                self._send(503, {"status": "sick"})
+            else:
+                self._send(200, {"status": "ok"})
         elif self.path == "/items":
             self._send(200, {"items": self.items})
         elif self.path == "/slow":
@@ -43,6 +49,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/sick":
+            start = time.monotonic() + float(payload.get("after", 0))
+            Handler.sick = (start, start + float(payload["seconds"]))
+            self._send(200, {"sick_in": payload.get("after", 0)})
+            return
         item = {"id": len(self.items) + 1, **payload}
         self.items.append(item)
         self._send(201, item)
