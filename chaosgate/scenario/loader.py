@@ -8,6 +8,7 @@ them at once, each with its file, line and column.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -95,7 +96,10 @@ def _fault_params(
 
 
 def load_document(doc: MarkedDocument) -> LoadedScenario:
-    """One YAML document as a scenario, or ScenarioErrors listing every problem in it."""
+    """One YAML document as a scenario, or ScenarioErrors listing every problem in it.
+
+    `${env.NAME}` references are checked against this process's environment.
+    """
     if not isinstance(doc.data, dict):
         raise ScenarioErrors(
             "invalid scenario",
@@ -116,7 +120,7 @@ def load_document(doc: MarkedDocument) -> LoadedScenario:
     except ValidationError as error:
         raise ScenarioErrors("invalid scenario", errors=model_errors(error, doc)) from None
     params, errors = _fault_params(doc, scenario)
-    errors += consistency_errors(doc, scenario)
+    errors += consistency_errors(doc, scenario, os.environ)
     if errors:
         raise ScenarioErrors("invalid scenario", errors=errors)
     return LoadedScenario(scenario=scenario, source=doc.span_for(()), fault_params=tuple(params))
