@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaosgate.engine.quick import window_needs
 from chaosgate.engine.samples import Sample
 from chaosgate.evaluation.judge import Evidence, judge_all
 from chaosgate.evaluation.scoring import scenario_score, verdict
@@ -99,3 +100,14 @@ def test_the_summary_lists_waived_gates() -> None:
         scenarios=[result],
     )
     assert "- `light-load`: throughput" in render(run)
+
+
+def test_quick_does_not_keep_a_window_long_for_a_waived_gate() -> None:
+    fault = {"name": "f", "injector": "toxiproxy", "proxy": "api", "down": True, "at": "1s", "for": "2s"}
+
+    def after_need(sla: Any) -> float:
+        judged = Scenario.model_validate({"id": "x", "title": "t", "faults": [fault], "sla": sla})
+        return window_needs(judged, profile_for(judged)).after
+
+    assert after_need("default") >= 5.0  # `dependency failover: recover < 5s` is judged after the fault
+    assert after_need({"waive": ["dependency failover"]}) < 5.0
