@@ -51,6 +51,11 @@ def test_load_samples_are_measured(workspace: Workspace, workers: int) -> None:
     result = workspace.run("run", str(path), "--out", "out", "--load-workers", str(workers))
     (scenario,) = workspace.results()["scenarios"]
     assert scenario["sample_counts"]["load"] >= 40, result.stderr
+    # 4 users with 50 ms think time make under 80 requests/s: the default profile's throughput
+    # gate (> 100/s) is the one thing that fails, so the verdict is No-Go.
+    failed = [e["id"] for e in scenario["expectations"] if e.get("applicable", True) and not e["passed"]]
+    assert failed == ["sla:throughput"], failed
+    assert result.returncode == 1, result.stdout + result.stderr
     by_id = {e["id"]: e for e in scenario["expectations"]}
     assert by_id["before[0]"]["passed"], by_id["before[0]"]
     assert by_id["before[0]"]["measured_value"] >= 10
