@@ -125,17 +125,27 @@ def workspace(tmp_path: Path, demo_service: str, toxiproxy_url: str) -> Workspac
     return space
 
 
+# The steady-state latency gates of the default profile, loosened to what a busy 2-core CI machine
+# keeps: a test's verdict must come from the injected effect, never from how fast the machine is.
+RELAXED_SLA = {"profile": "default", "targets": ["p95 < 2s", "p99 < 3s"]}
+
+
 def latency_scenario(
-    *, latency: int | None = 300, at: str = "1500ms", duration: str = "2s"
+    *, latency: int | None = 2500, at: str = "1500ms", duration: str = "4s"
 ) -> dict[str, Any]:
-    """A scenario on the demo service: optional latency on its proxy, p95 judged in each window."""
+    """A scenario on the demo service: optional latency on its proxy, p95 < 2s judged in each window.
+
+    The fault lasts longer than the latency: its revert releases whatever the proxy holds back,
+    so only requests sent early enough in the window see the whole of it.
+    """
     data: dict[str, Any] = {
         "id": "demo-latency",
         "title": "latency on the demo service",
         "target": "demo",
         "steady_state": [{"name": "health", "request": {"path": "/health"}, "expect": {"status": 200}}],
         "observe": "2s",
-        "expect": {"before": [{"metric": "p95 < 150ms", "of": "health"}]},
+        "expect": {"before": [{"metric": "p95 < 2s", "of": "health"}]},
+        "sla": RELAXED_SLA,
     }
     if latency is not None:
         data["faults"] = [
@@ -148,6 +158,6 @@ def latency_scenario(
                 "for": duration,
             }
         ]
-        data["expect"]["during"] = [{"metric": "p95 < 150ms", "of": "health", "critical": True}]
-        data["expect"]["after"] = [{"metric": "p95 < 150ms", "of": "health", "grace": "500ms"}]
+        data["expect"]["during"] = [{"metric": "p95 < 2s", "of": "health", "critical": True}]
+        data["expect"]["after"] = [{"metric": "p95 < 2s", "of": "health", "grace": "500ms"}]
     return data

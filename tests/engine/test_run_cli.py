@@ -18,21 +18,20 @@ def expectation(results: dict, ident: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_latency_fault_fails_the_p95_gate_and_is_measured(workspace: Workspace) -> None:
-    path = workspace.scenario("latency", latency_scenario(latency=300))
+    path = workspace.scenario("latency", latency_scenario(latency=2500))
     result = workspace.run("run", str(path), "--out", "out")
     assert result.returncode == 1, result.stderr
     results = workspace.results()
     during = expectation(results, "during[0]")
     assert not during["passed"]
-    assert during["measured_value"] >= 0.300
+    assert during["measured_value"] >= 2.5
     before = expectation(results, "before[0]")
     assert before["passed"]
-    assert before["measured_value"] < 0.150
     assert results["verdict"]["decision"] == "no-go"
     assert any("critical expectation failed" in r for r in results["verdict"]["reasons"])
     (fault,) = results["scenarios"][0]["faults"]
     assert fault["injected_at"] >= 1.5
-    assert fault["reverted_at"] >= fault["injected_at"] + 2.0
+    assert fault["reverted_at"] >= fault["injected_at"] + 4.0
     for name in ("results.json", "junit.xml", "summary.md", "journal.jsonl"):
         assert (workspace.out / name).stat().st_size > 0
     assert workspace.chaosgate_leftovers() == []
@@ -51,7 +50,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(workspace: Workspace) -> No
     path = workspace.scenario("latency", latency_scenario())
     result = workspace.run("run", str(path), "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "t=1.5s..3.5s inject lag: toxiproxy: latency 300ms on api" in result.stdout
+    assert "t=1.5s..5.5s inject lag: toxiproxy: latency 2500ms on api" in result.stdout
     assert "probe health: GET /health every 100ms" in result.stdout
     assert not workspace.out.exists()
     assert workspace.chaosgate_leftovers() == []

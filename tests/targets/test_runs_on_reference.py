@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.engine.conftest import RELAXED_SLA
 from tests.targets.conftest import CHAOSGATE, PROJECT_ROOT
 
 AUTH = {"Authorization": "Bearer ${setup.token.access_token}"}
@@ -29,7 +30,7 @@ TOKEN_STEP = {
 def latency_scenario(with_fault: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": "reference-api-latency",
-        "title": "300 ms on the API proxy against p95 < 150ms",
+        "title": "2.5 s on the API proxy against p95 < 2s",
         "target": "reference",
         "setup": [TOKEN_STEP],
         "steady_state": [
@@ -40,7 +41,8 @@ def latency_scenario(with_fault: bool) -> dict[str, Any]:
             }
         ],
         "observe": "3s",
-        "expect": {"before": [{"metric": "p95 < 150ms", "of": "agents"}]},
+        "expect": {"before": [{"metric": "p95 < 2s", "of": "agents"}]},
+        "sla": RELAXED_SLA,
     }
     if with_fault:
         data["faults"] = [
@@ -48,12 +50,12 @@ def latency_scenario(with_fault: bool) -> dict[str, Any]:
                 "name": "lag",
                 "injector": "toxiproxy",
                 "proxy": "api",
-                "toxic": {"type": "latency", "attributes": {"latency": 300}},
+                "toxic": {"type": "latency", "attributes": {"latency": 2500}},
                 "at": "3s",
-                "for": "4s",
+                "for": "5s",  # longer than the latency: a revert releases what is held back
             }
         ]
-        data["expect"]["during"] = [{"metric": "p95 < 150ms", "of": "agents", "critical": True}]
+        data["expect"]["during"] = [{"metric": "p95 < 2s", "of": "agents", "critical": True}]
     return data
 
 
@@ -84,7 +86,7 @@ def test_latency_on_the_api_fails_the_gate_and_passes_without_it(tmp_path: Path)
     assert code == 1, stderr
     during = expectation(results, "during[0]")
     assert not during["passed"]
-    assert during["measured_value"] >= 0.300
+    assert during["measured_value"] >= 2.5
     before = expectation(results, "before[0]")
     assert before["passed"], before
     code, results, stderr = run(tmp_path / "calm", latency_scenario(False))
@@ -121,9 +123,11 @@ def test_paused_postgres_container_detect_recover_and_degraded_answers(tmp_path:
             "during": [{"metric": "detect < 2s", "of": "agents"}],
             "after": [{"metric": "recover < 5s", "of": "agents"}],
         },
+        "sla": RELAXED_SLA,
     }
     code, results, stderr = run(tmp_path, scenario)
-    assert code in (0, 1), stderr
+    # served stale within 2 s, fresh again within 5 s: every gate holds
+    assert code == 0, (stderr, results.get("verdict"))
     (fault,) = results["scenarios"][0]["faults"]
     journal = [json.loads(line) for line in (tmp_path / "out" / "journal.jsonl").read_text().splitlines()]
     agents = sorted(
