@@ -7,6 +7,7 @@ and removed by the fixture even when the test fails.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,12 +129,59 @@ def test_stop_then_start(web_container: Any, http: Any, state_root: Path) -> Non
     assert http.wait(web.port, 10)
 
 
-def test_kill_then_start(web_container: Any, http: Any, state_root: Path) -> None:
+def _wait_exited(web: Any, seconds: float = 20.0) -> dict[str, Any]:
+    """The container's State once it is no longer running (fails after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state: dict[str, Any] = web.reload()["State"]
+        if not state["Running"]:
+            return state
+        time.sleep(0.1)
+    pytest.fail(f"{web.name} still running {seconds}s after the kill")
+
+
+@pytest.mark.parametrize(
+    ("signal", "exit_code"),
+    [(None, 137), ("SIGTERM", 143)],  # 128 + signal number, as the init process reports it
+    ids=["default-SIGKILL", "SIGTERM"],
+)
+def test_kill_with_a_signal_then_start(
+    web_container: Any, http: Any, state_root: Path, signal: str | None, exit_code: int
+) -> None:
     web = web_container()
-    with _injector(state_root, container=web.name, action="kill"):
-        pass  # the revert right after the kill must wait for the container to die, then start it
-    assert web.reload()["State"]["Running"] is True
-    assert http.wait(web.port, 10)
+    started_at = web.reload()["State"]["StartedAt"]
+    params: dict[str, Any] = {"container": web.name, "action": "kill"}
+    if signal is not None:
+        params["signal"] = signal
+    with _injector(state_root, **params) as injector:
+        state = _wait_exited(web)
+        assert state["Status"] == "exited"
+        assert state["ExitCode"] == exit_code
+        assert state["OOMKilled"] is False
+        with pytest.raises(httpx.HTTPError):
+            http.status(web.port, timeout=2.0)
+        assert len(_records(state_root)) == 1
+        assert f"with {signal or 'SIGKILL'}" in injector.describe()
+    state = web.reload()["State"]
+    assert state["Running"] is True
+    assert state["StartedAt"] != started_at  # started again by the revert, not left alone
+    assert http.wait(web.port, 20)
+    assert _records(state_root) == []
+
+
+def test_a_revert_right_after_the_kill_waits_for_the_death_then_starts(
+    web_container: Any, http: Any, state_root: Path
+) -> None:
+    web = web_container()
+    started_at = web.reload()["State"]["StartedAt"]
+    injector = _injector(state_root, container=web.name, action="kill")
+    injector.inject()
+    injector.revert()  # at once: the container may not have died yet
+    state = web.reload()["State"]
+    assert state["Running"] is True
+    assert state["StartedAt"] != started_at
+    assert state["FinishedAt"] > started_at  # it did die in between: SIGKILL was delivered
+    assert http.wait(web.port, 20)
 
 
 def test_limit_and_restore(web_container: Any, docker_engine: DockerEngine, state_root: Path) -> None:
