@@ -95,10 +95,10 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
     slow, slow_port = make_proxy("slow")
     down, down_port = make_proxy("down")
     context = InjectionContext("killed-run", toxiproxy_url=toxiproxy_url)
-    latency = {"type": "latency", "attributes": {"latency": 400}}
+    latency = {"type": "latency", "attributes": {"latency": 2500}}  # beyond the 2 s deadline below
     abandon("toxiproxy", {"proxy": slow, "toxic": latency}, context)
     abandon("toxiproxy", {"proxy": down, "down": True}, context)
-    assert round_trip(slow_port) >= 0.4
+    assert round_trip(slow_port, timeout=10.0) >= 2.5
     assert not toxiproxy.get_proxy(down).enabled
 
     lines = cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url))
@@ -106,8 +106,8 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
     assert toxiproxy.list_toxics(slow) == []
     assert toxiproxy.list_toxics(down) == []
     assert toxiproxy.get_proxy(down).enabled
-    assert round_trip(slow_port) < 0.3
-    assert round_trip(down_port) < 0.3
+    assert round_trip(slow_port, timeout=5.0) < 2.0
+    assert round_trip(down_port, timeout=5.0) >= 0  # answers again; a refused connection raises
     assert any(f"re-enabled proxy {down}" in line for line in lines)
     assert cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url)) == []
 

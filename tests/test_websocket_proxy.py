@@ -320,11 +320,11 @@ def test_delay_adds_at_least_its_latency_to_every_frame(
     proxy: WebSocketProxyProcess, control: WsProxyClient
 ) -> None:
     control.add_fault("slow", {"kind": "delay", "latency": "200ms", "jitter": "20ms"})
-    seen = _stream(proxy, count=10)
-    assert seen.seqs == list(range(1, 11))  # order is kept
+    seen = _stream(proxy, count=30)
+    assert seen.seqs == list(range(1, 31))  # order is kept
     lags = [arrival - frame["t"] for frame, arrival in zip(seen.frames, seen.arrivals, strict=True)]
     assert min(lags) >= 0.2
-    assert max(lags) < 1.0  # the latency is per frame, not accumulated
+    assert max(lags) < 2.0  # per frame, not accumulated: the 30th would lag 6 s
 
 
 def test_cut_after_n_frames_with_a_close_code(proxy: WebSocketProxyProcess, control: WsProxyClient) -> None:
@@ -339,21 +339,21 @@ def test_cut_after_zero_frames_closes_new_connections_at_once(
     proxy: WebSocketProxyProcess, control: WsProxyClient
 ) -> None:
     control.add_fault("reject", {"kind": "cut", "after_frames": 0, "code": 1013, "reason": "try later"})
-    seen = _stream(proxy)
+    seen = _stream(proxy, count=30, interval=0.2)
     assert seen.seqs == []
     assert (seen.close_code, seen.close_reason) == (1013, "try later")
-    assert seen.ended_after < 1.0
+    assert seen.ended_after < 2.0  # at once, not after the 6 s the stream would last
 
 
 def test_cut_after_a_time_drops_the_tcp_connection(
     proxy: WebSocketProxyProcess, control: WsProxyClient
 ) -> None:
     control.add_fault("cut-t", {"kind": "cut", "after": "400ms"})  # default code 1006: no close frame
-    seen = _stream(proxy, count=100)
+    seen = _stream(proxy, count=100, interval=0.05)  # 5 s uncut
     assert seen.close_code == 1006
-    assert 0.35 <= seen.ended_after < 1.5
+    assert 0.35 <= seen.ended_after < 2.5
     assert seen.seqs == list(range(1, len(seen.seqs) + 1))
-    assert 5 <= len(seen.seqs) < 40
+    assert 2 <= len(seen.seqs) < 50
 
 
 def test_silence_keeps_the_connection_open_drops_frames_and_answers_no_ping(

@@ -58,7 +58,8 @@ def test_overload_throttles_ordinary_events_but_not_priority_ones(
         ordinary = [(at, f) for at, f in events if f["event_type"] == "agent.created"]
         alerts = [(at, f) for at, f in events if f["event_type"] == "security.alert"]
         assert len(alerts) == 1, frames
-        assert alerts[0][0] - alert_sent < 1.5, "the priority event was held back"
+        # held back, it would wait for the next 5 s window; a generous deadline well before that
+        assert alerts[0][0] - alert_sent < 3.0, "the priority event was held back"
         first_window = [f for at, f in ordinary if at - started < 4.5]
         assert len(first_window) <= 10, f"{len(first_window)} ordinary events in the first window"
         assert len(ordinary) <= 20, f"{len(ordinary)} ordinary events in ~6 s (two windows at most)"

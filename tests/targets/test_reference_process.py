@@ -66,8 +66,7 @@ def test_up_serves_through_the_proxies_and_down_leaves_nothing(state_dir: Path) 
                 toxiproxy.add_toxic("api", name="test_latency", type="latency", attributes={"latency": 300})
                 slowed = min(timed_get(client, "/api/v1/system/health") for _ in range(3))
                 toxiproxy.remove_toxic("api", "test_latency")
-            assert baseline < 0.25, baseline
-            assert slowed >= 0.3, slowed
+            assert slowed - baseline >= 0.3 * 0.9, (baseline, slowed)
 
         chaos = httpx.get(
             deployment.resources["chaos_url"] + "/faults",
