@@ -137,3 +137,36 @@ def test_a_two_scenario_run_exits_with_the_stronger_code(
         assert by_id[ident]["status"] == OUTCOMES[code][1], by_id[ident]
         _check_scenario(code, by_id[ident], results["verdict"]["reasons"])
     assert workspace.chaosgate_leftovers() == []
+
+
+def test_a_fault_whose_backend_fails_mid_run_outranks_an_aborted_scenario(workspace: Workspace) -> None:
+    """Infrastructure failing after the target came up (the container to pause is not there)
+    is 3 too, ahead of the 4 of the other scenario, and nothing is left injected."""
+    missing = f"chaosgate-test-absent-{free_port()}"
+    broken = _scenario(
+        "pair-backend-error",
+        faults=[
+            {
+                "name": "freeze",
+                "injector": "docker",
+                "container": missing,
+                "action": "pause",
+                "at": "1s",
+                "for": "1s",
+            }
+        ],
+    )
+    paths = [str(workspace.scenario(data["id"], data)) for data in (aborted(), broken)]
+
+    result = workspace.run("run", *paths, "--out", "out")
+
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    results = workspace.results()
+    assert results["verdict"]["exit_code"] == 3
+    by_id = {s["id"]: s for s in results["scenarios"]}
+    assert by_id["pair-aborted"]["status"] == "aborted"
+    assert by_id["pair-backend-error"]["status"] == "error", by_id["pair-backend-error"]
+    assert missing in by_id["pair-backend-error"]["reason"], by_id["pair-backend-error"]["reason"]
+    assert any(r.startswith("pair-backend-error: could not run: ") for r in results["verdict"]["reasons"])
+    assert workspace.chaosgate_leftovers() == []
