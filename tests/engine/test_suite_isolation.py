@@ -15,7 +15,7 @@ import pytest
 
 from chaosgate.ports import free_port
 from targets.process import ManagedProcess
-from tests.engine.conftest import DEMO, Workspace
+from tests.engine.conftest import DEMO, RELAXED_SLA, Workspace
 
 READY = [{"name": "health", "request": {"path": "/health"}, "expect": {"status": 200}}]
 
@@ -44,6 +44,7 @@ def _scenario(ident: str, *, sicken: dict[str, float] | None = None) -> dict[str
         "id": ident,
         "title": f"scenario {ident}",
         "target": "demo",
+        "sla": RELAXED_SLA,
         "steady_state": [{"name": "health", "request": {"path": "/health"}, "expect": {"status": 200}}],
         "faults": [
             {
