@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 RESULTS_SCHEMA = "chaosgate.results/1"
 
-Status = Literal["passed", "failed", "aborted", "error"]
+Status = Literal["passed", "failed", "aborted", "error", "skipped"]
 WindowName = Literal["before", "during", "after", "steady", "run"]
 
 

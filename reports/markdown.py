@@ -41,10 +41,10 @@ def render(run: RunResult) -> str:
         lines += [f"- `{sid}`: {_cell(', '.join(names))}" for sid, names in waived.items() if names]
     for s in run.scenarios:
         failed = [e for e in s.expectations if e.applicable and not e.passed]
-        if not failed and s.status not in ("aborted", "error"):
+        if not failed and s.status not in ("aborted", "error", "skipped"):
             continue
         lines += ["", f"### `{s.id}`", ""]
-        if s.status in ("aborted", "error"):
+        if s.status in ("aborted", "error", "skipped"):
             lines.append(f"{s.status}: {_cell(s.reason)}")
             continue
         lines += ["| expectation | window | measured | threshold | why |", "|---|---|---|---|---|"]

@@ -43,6 +43,7 @@ class Observation:
     faults: list[FaultRecord] = field(default_factory=list)
     end: float = 0.0
     aborted: str = ""
+    skipped: str = ""
     error: ChaosgateError | None = None
     steady_after: list[str] = field(default_factory=list)
     checks: dict[str, tuple[bool, str, str]] = field(default_factory=dict)

@@ -179,6 +179,10 @@ class SuiteRun:
         self, plan: Plan, target: Target, deployment: Deployment, bus: EventBus
     ) -> ScenarioResult:
         bus.emit(ScenarioStarted(plan.scenario.id, plan.scenario.title, tuple(plan.lines())))
+        missing = [name for name in plan.scenario.requires if name not in deployment.resources]
+        if missing:
+            why = f"target `{deployment.name}` publishes no {', '.join(missing)}"
+            return self._finish(plan, _assemble(plan, Observation(skipped=why), load_profile("default")), bus)
         settled = await self._settle(plan, target, deployment, bus)
         if not settled.ready:
             error = InfrastructureError(

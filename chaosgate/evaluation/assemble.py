@@ -113,6 +113,8 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
         "file": str(plan.source),
         "duration": round(observation.duration, 3),
     }
+    if observation.skipped:
+        return ScenarioResult(**base, status="skipped", score=0.0, grade="-", reason=observation.skipped)
     if observation.aborted or (observation.error and not observation.samples):
         status = "aborted" if observation.aborted else "error"
         reason = observation.aborted or (observation.error.render() if observation.error else "")

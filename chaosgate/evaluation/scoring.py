@@ -39,6 +39,7 @@ def suite_scores(scenarios: Sequence[ScenarioResult]) -> tuple[float, dict[str, 
         total = sum(s.weight for s in items)
         return round(sum(s.weight * s.score for s in items) / total, 2) if total else 0.0
 
+    scenarios = [s for s in scenarios if s.status != "skipped"]  # skipped: not run, so not scored
     by_category: dict[str, list[ScenarioResult]] = defaultdict(list)
     for scenario in scenarios:
         by_category[scenario.category].append(scenario)
@@ -62,7 +63,7 @@ def verdict(scenarios: Sequence[ScenarioResult], suite_score: float, min_score: 
                 reasons.append(f"{s.id}: SLA gate failed: {r.name} ({r.reason or 'failed'})")
     if suite_score < min_score:
         reasons.append(f"suite score {suite_score:g} is below the minimum {min_score:g}")
-    if not scenarios:
+    if not [s for s in scenarios if s.status != "skipped"]:
         reasons.append("no scenario ran")
     if errored:
         code = ExitCode.INFRASTRUCTURE

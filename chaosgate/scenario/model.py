@@ -295,6 +295,14 @@ class Scenario(Frozen):
     category: Category = Category.NETWORK
     weight: float = Field(default=1.0, gt=0, description="Weight of this scenario in the suite score.")
     target: str = Field(default="reference", description="Name of a target file, e.g. `reference`.")
+    requires: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Resources the target must publish, e.g. `container:postgres`; on a target without them "
+            "the scenario is skipped with the reason instead of failing."
+        ),
+        examples=[["container:postgres"]],
+    )
     sla: str | SlaOverride = "default"
     setup: list[SetupStep] = Field(default_factory=list)
     steady_state: list[Probe] = Field(default_factory=list)

@@ -225,3 +225,24 @@ def test_run_rejects_misspelt_overrides(
         assert "Traceback" not in result.stderr
     assert not offline.out.exists()
     assert not sprung(trap)
+
+
+def test_a_scenario_whose_resources_the_target_lacks_is_skipped_with_the_reason(
+    workspace: Workspace,
+) -> None:
+    calm = workspace.scenario("calm", latency_scenario(latency=None))
+    needs = {**latency_scenario(latency=None), "id": "needs-containers", "requires": ["container:postgres"]}
+    skipped = workspace.scenario("needs", needs)
+    result = workspace.run("run", str(calm), str(skipped), "--out", "out")
+    assert result.returncode == 0, result.stderr
+    results = workspace.results()
+    by_id = {s["id"]: s for s in results["scenarios"]}
+    assert by_id["needs-containers"]["status"] == "skipped"
+    assert by_id["needs-containers"]["reason"] == "target `demo` publishes no container:postgres"
+    assert results["score"] == by_id["demo-latency"]["score"] == 100.0
+    junit = (workspace.out / "junit.xml").read_text()
+    assert 'skipped message="target `demo` publishes no container:postgres"' in junit
+    # Nothing but skipped scenarios proves nothing: No-Go.
+    only = workspace.run("run", str(skipped), "--out", "out")
+    assert only.returncode == 1, only.stderr
+    assert "no scenario ran" in workspace.results()["verdict"]["reasons"]
