@@ -1,0 +1,283 @@
+"""R2.2 after a SIGKILL: for every injector kind and docker action, a real `chaosgate run` is
+killed mid-fault, the fault is seen still in place on the real component, and `chaosgate
+cleanup` (the CLI, same state dir) removes it; a second cleanup finds nothing left behind.
+
+Everything goes through the CLI and is checked on the component itself (the container's
+state, the Toxiproxy server, the API's answers, the frame proxy's control API), never through
+chaosgate's own records. The local-process reference stack is left running by `chaosgate
+target up` so that runs attach to it; `cleanup` removes it as well, after the faults.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from targets.reference.stack import stacks_lock
+from tests.conftest import ContainerFactory, HttpProbe, WebContainer
+from tests.engine.conftest import Workspace
+from tests.test_docker_partition import reach
+
+MiB = 1024 * 1024
+Attrs = dict[str, Any]
+
+
+def left_behind(target: str, fault: dict[str, Any], health: str = "/") -> dict[str, Any]:
+    """A scenario whose only fault starts at once and lasts far longer than any test waits."""
+    return {
+        "id": "left-behind",
+        "title": "a fault that a SIGKILL leaves behind",
+        "target": target,
+        "steady_state": [{"request": {"path": health}, "expect": {"status": 200}}],
+        "faults": [{"name": "left", **fault, "at": "500ms", "for": "300s"}],
+        "observe": "1s",
+    }
+
+
+def kill_mid_fault(workspace: Workspace, scenario: dict[str, Any]) -> None:
+    path = workspace.scenario("left-behind", scenario)
+    workspace.sigkill(workspace.run_until_injected(path))
+
+
+def assert_cleaned(workspace: Workspace, says: str) -> str:
+    """The first cleanup exits 0 and says `says`; a second one finds nothing. Returns the first output."""
+    first = workspace.cleanup()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert says in first.stdout, first.stdout
+    again = workspace.cleanup()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing left behind" in again.stdout, again.stdout
+    return first.stdout
+
+
+# -- toxiproxy -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        pytest.param(
+            {"toxic": {"type": "latency", "attributes": {"latency": 300}}}, "removed toxic", id="toxic"
+        ),
+        pytest.param({"down": True}, "re-enabled proxy", id="down"),
+    ],
+)
+def test_toxiproxy_fault_left_by_sigkill_is_cleaned(
+    workspace: Workspace, fault: dict[str, Any], says: str
+) -> None:
+    kill_mid_fault(
+        workspace, left_behind("demo", {"injector": "toxiproxy", "proxy": "api", **fault}, "/health")
+    )
+    left = workspace.chaosgate_leftovers()
+    expected = "toxic chaosgate_" if "toxic" in fault else "disabled proxy chaosgate_target_"
+    assert any(line.startswith(expected) for line in left), left
+    assert_cleaned(workspace, says)
+    assert workspace.chaosgate_leftovers() == []
+
+
+# -- docker ----------------------------------------------------------------------------------------
+
+
+def _running(now: Attrs) -> bool:
+    return bool(now["State"]["Running"]) and not now["State"]["Paused"]
+
+
+DOCKER_ACTIONS: dict[str, tuple[dict[str, Any], Callable[[Attrs, Attrs], bool], str]] = {
+    # action: (fault parameters, "in place" given the attributes before and now, what cleanup says)
+    "pause": ({"action": "pause"}, lambda _, now: bool(now["State"]["Paused"]), "docker: unpaused {name}"),
+    "stop": (
+        {"action": "stop", "timeout": 1},
+        lambda _, now: now["State"]["Status"] == "exited",
+        "docker: started {name} again",
+    ),
+    "kill": (
+        {"action": "kill"},
+        lambda _, now: now["State"]["Status"] == "exited",
+        "docker: started {name} again",
+    ),
+    "disconnect": (
+        {"action": "disconnect"},
+        lambda _, now: not now["NetworkSettings"]["Networks"],
+        "docker: reconnected {name} to bridge",
+    ),
+    "limit": (
+        {"action": "limit", "memory": "64m", "cpus": 0.5},
+        lambda _, now: now["HostConfig"]["Memory"] == 64 * MiB or now["HostConfig"]["CpuQuota"] == 50_000,
+        "docker: restored the limits of {name}",
+    ),
+    # transient: "in place" means it happened (a new start time); cleanup has only the target to remove
+    "restart": (
+        {"action": "restart", "timeout": 1},
+        lambda before, now: now["State"]["StartedAt"] != before["State"]["StartedAt"] and _running(now),
+        "url target: removed proxy",
+    ),
+}
+
+
+def _box(workspace: Workspace, web: WebContainer) -> None:
+    workspace.target(
+        "box", kind="url", base_url=f"http://127.0.0.1:{web.port}", toxiproxy_url=workspace.toxiproxy_url
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("action", list(DOCKER_ACTIONS))
+def test_docker_action_left_by_sigkill_is_cleaned(
+    workspace: Workspace, web_container: ContainerFactory, http: HttpProbe, action: str
+) -> None:
+    params, in_place, says = DOCKER_ACTIONS[action]
+    web = web_container()
+    before = web.reload()
+    _box(workspace, web)
+    kill_mid_fault(workspace, left_behind("box", {"injector": "docker", "container": web.name, **params}))
+    assert in_place(before, web.reload()), f"{action} is not in place after the SIGKILL"
+
+    assert_cleaned(workspace, says.format(name=web.name))
+
+    now = web.reload()
+    assert _running(now)
+    if action != "restart":
+        assert not in_place(before, now), f"{action} is still in place after cleanup"
+    assert http.wait(web.port), "the container does not serve again after cleanup"
+
+
+@pytest.mark.docker
+def test_docker_partition_left_by_sigkill_is_cleaned(
+    workspace: Workspace, web_container: ContainerFactory
+) -> None:
+    one, other = web_container(), web_container()
+    other_ip = other.reload()["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert reach(one.container, other_ip) == "200"
+    _box(workspace, one)
+    groups = [[one.name], [other.name]]
+    kill_mid_fault(
+        workspace, left_behind("box", {"injector": "docker", "action": "partition", "groups": groups})
+    )
+    assert reach(one.container, other_ip) == "timeout"
+
+    assert_cleaned(workspace, "removed the partition")
+
+    assert reach(one.container, other_ip) == "200"
+
+
+# -- the local-process reference stack: process, app, websocket ----------------------------------
+
+
+@pytest.fixture
+def reference(workspace: Workspace) -> Iterator[dict[str, str]]:
+    """The reference stack left running in the workspace's state dir; its resources."""
+    up = workspace.run("target", "up", "reference", "--json", timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    resources: dict[str, str] = json.loads(up.stdout)["resources"]
+    yield resources
+    workspace.run("target", "down", "reference", timeout=300)
+
+
+def answers(url: str, timeout: float = 2.0) -> str:
+    """`ok`, `timeout` or `refused`: whether a server answers at `url` at all."""
+    try:
+        httpx.get(url, timeout=timeout, trust_env=False)
+    except httpx.TimeoutException:
+        return "timeout"
+    except httpx.TransportError:
+        return "refused"
+    return "ok"
+
+
+def cleanup_checked_before_teardown(workspace: Workspace, undone: Callable[[], bool]) -> str:
+    """`chaosgate cleanup` with the check that the fault is gone made while the stack still runs.
+
+    Cleanup undoes faults first, then removes the stack under the stacks' lock;
+    holding that lock keeps the stack up until `undone()` has said yes on it.
+    Then the cleanup finishes: it must exit 0, and a second one finds nothing.
+    """
+    with stacks_lock(workspace.state):
+        proc = workspace.start(
+            "cleanup", "--state-dir", str(workspace.state), "--toxiproxy", workspace.toxiproxy_url
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not undone() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert undone(), "the fault is still in place on the running stack"
+        except BaseException:
+            workspace.sigkill(proc)
+            raise
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stdout + stderr
+    again = workspace.cleanup()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing left behind" in again.stdout, again.stdout
+    return stdout
+
+
+def assert_stack_gone(resources: dict[str, str]) -> None:
+    assert answers(resources["api_direct_url"]) == "refused"
+    assert answers(resources["wsproxy:events"]) == "refused"
+
+
+HEALTH = "/api/v1/system/health"
+
+
+@pytest.mark.parametrize(
+    ("action", "in_place", "says"),
+    [
+        pytest.param("stop", "timeout", "process: continued api", id="stop"),
+        pytest.param("kill", "refused", "process: started api again", id="kill"),
+    ],
+)
+def test_process_fault_left_by_sigkill_is_cleaned(
+    workspace: Workspace, reference: dict[str, str], action: str, in_place: str, says: str
+) -> None:
+    health = reference["api_direct_url"] + HEALTH
+    fault = {"injector": "process", "process": "api", "action": action}
+    kill_mid_fault(workspace, left_behind("reference", fault, HEALTH))
+    assert answers(health) == in_place
+
+    said = cleanup_checked_before_teardown(workspace, lambda: answers(health) == "ok")
+
+    assert says in said
+    assert_stack_gone(reference)
+
+
+def test_app_fault_left_by_sigkill_is_cleaned(workspace: Workspace, reference: dict[str, str]) -> None:
+    faults_url = reference["chaos_url"].rstrip("/") + "/faults"
+    headers = {"X-Chaos-Token": reference["chaos_token"]}
+
+    def active() -> list[str]:
+        listed = httpx.get(faults_url, headers=headers, timeout=5, trust_env=False)
+        assert listed.status_code == 200, listed.text
+        return [f["fault"] for f in listed.json()["faults"]]
+
+    fault = {"injector": "app", "fault": "storage_corruption"}
+    kill_mid_fault(workspace, left_behind("reference", fault, HEALTH))
+    assert active() == ["storage_corruption"]
+
+    said = cleanup_checked_before_teardown(workspace, lambda: active() == [])
+
+    assert "app: reverted storage_corruption" in said
+    assert_stack_gone(reference)
+
+
+def test_websocket_fault_left_by_sigkill_is_cleaned(workspace: Workspace, reference: dict[str, str]) -> None:
+    control = reference["wsproxy:events"]
+
+    def faults() -> list[str]:
+        listed = httpx.get(f"{control}/faults", timeout=5, trust_env=False)
+        assert listed.status_code == 200, listed.text
+        return [str(f["name"]) for f in listed.json()["faults"]]
+
+    fault = {"injector": "websocket", "proxy": "events", "fault": {"kind": "silence"}}
+    kill_mid_fault(workspace, left_behind("reference", fault, HEALTH))
+    (left,) = faults()
+    assert left.startswith("chaosgate_")
+
+    said = cleanup_checked_before_teardown(workspace, lambda: faults() == [])
+
+    assert f"websocket: removed fault {left}" in said
+    assert_stack_gone(reference)  # the frame proxy's process too
