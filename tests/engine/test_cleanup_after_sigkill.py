@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from injectors.docker.client import DockerEngine
 from targets.reference.stack import stacks_lock
 from tests.conftest import ContainerFactory, HttpProbe, WebContainer
 from tests.engine.conftest import Workspace
@@ -163,6 +164,31 @@ def test_docker_partition_left_by_sigkill_is_cleaned(
     assert_cleaned(workspace, "removed the partition")
 
     assert reach(one.container, other_ip) == "200"
+
+
+@pytest.mark.docker
+def test_cleanup_with_the_engine_down_exits_3_and_keeps_the_record(
+    workspace: Workspace, web_container: ContainerFactory, docker_engine: DockerEngine, http: HttpProbe
+) -> None:
+    web = web_container()
+    _box(workspace, web)
+    kill_mid_fault(
+        workspace, left_behind("box", {"injector": "docker", "container": web.name, "action": "pause"})
+    )
+
+    no_engine = {**workspace.env(), "DOCKER_HOST": f"unix://{workspace.root}/no-engine.sock"}
+    failed = workspace.cleanup(env=no_engine)
+
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "could not clean up: docker" in failed.stderr
+    assert f"pause of {web.name} not undone" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert "nothing left behind" not in failed.stdout
+    assert web.reload()["State"]["Paused"]
+    # the record was kept: with the engine back, the next cleanup undoes the pause
+    assert_cleaned(workspace, f"docker: unpaused {web.name}")
+    assert _running(web.reload())
+    assert http.wait(web.port)
 
 
 # -- the local-process reference stack: process, app, websocket ----------------------------------
