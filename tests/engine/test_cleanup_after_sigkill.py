@@ -290,6 +290,29 @@ def test_app_fault_left_by_sigkill_is_cleaned(workspace: Workspace, reference: d
     assert_stack_gone(reference)
 
 
+def test_app_cleanup_with_the_service_gone_exits_3_until_the_fault_expired(
+    workspace: Workspace, reference: dict[str, str]
+) -> None:
+    expires = 20.0
+    fault = {"injector": "app", "fault": "storage_corruption", "expires_after": f"{expires:g}s"}
+    kill_mid_fault(workspace, left_behind("reference", fault, HEALTH))
+    injected = time.monotonic()
+    down = workspace.run("target", "down", "reference")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert answers(reference["chaos_url"]) == "refused"
+
+    failed = workspace.cleanup()
+
+    assert time.monotonic() - injected < expires, "too slow to see the fault before it expired"
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "could not clean up: app: storage_corruption at" in failed.stderr
+    assert "not reverted" in failed.stderr
+    assert "nothing left behind" not in failed.stdout
+    # Kept, and reported again, until the service would have reverted it by itself.
+    time.sleep(max(0.0, injected + expires + 1 - time.monotonic()))
+    assert_cleaned(workspace, "storage_corruption had expired by itself")
+
+
 def test_websocket_fault_left_by_sigkill_is_cleaned(workspace: Workspace, reference: dict[str, str]) -> None:
     control = reference["wsproxy:events"]
 
