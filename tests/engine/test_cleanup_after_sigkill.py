@@ -10,14 +10,21 @@ target up` so that runs attach to it; `cleanup` removes it as well, after the fa
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
 from injectors.docker.client import DockerEngine
 from targets.reference.stack import stacks_lock
 from tests.conftest import ContainerFactory, HttpProbe, WebContainer
@@ -79,6 +86,74 @@ def test_toxiproxy_fault_left_by_sigkill_is_cleaned(
     assert any(line.startswith(expected) for line in left), left
     assert_cleaned(workspace, says)
     assert workspace.chaosgate_leftovers() == []
+
+
+@pytest.fixture
+def own_toxiproxy(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A toxiproxy-server that a test may freeze or kill: (its process, its URL)."""
+    port = free_port()
+    with (tmp_path / "own-toxiproxy.log").open("wb") as log:
+        server = subprocess.Popen(
+            ["toxiproxy-server", "-host", LOOPBACK, "-port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        assert wait_for_port(LOOPBACK, port, 15), "toxiproxy-server did not listen"
+        yield server, f"http://{LOOPBACK}:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.pid, signal.SIGCONT)
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_cleanup_with_the_toxiproxy_server_not_answering_exits_3_and_retries(
+    workspace: Workspace, demo_service: str, own_toxiproxy: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    server, url = own_toxiproxy
+    workspace.target("elsewhere", kind="url", base_url=demo_service, toxiproxy_url=url)
+    latency = {"type": "latency", "attributes": {"latency": 300}}
+    kill_mid_fault(
+        workspace,
+        left_behind("elsewhere", {"injector": "toxiproxy", "proxy": "api", "toxic": latency}, "/health"),
+    )
+    on_server = Workspace(workspace.root, url)
+    assert any(line.startswith("toxic chaosgate_") for line in on_server.chaosgate_leftovers())
+
+    os.kill(server.pid, signal.SIGSTOP)  # it holds its proxies and toxics, but answers nothing
+    try:
+        failed = workspace.cleanup()
+        assert failed.returncode == 3, failed.stdout + failed.stderr
+        assert "could not clean up: target url: proxy chaosgate_target_" in failed.stderr
+        assert "nothing left behind" not in failed.stdout
+        kept = Path(re.findall(r"kept (\S+\.json)", failed.stderr)[0])
+        assert kept.exists()
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    # with the server answering again, the next cleanup finishes the job and drops the record
+    done = workspace.cleanup()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not kept.exists()
+    assert on_server.chaosgate_leftovers() == []
+
+
+def test_cleanup_with_the_toxiproxy_server_gone_exits_3(
+    workspace: Workspace, demo_service: str, own_toxiproxy: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    server, url = own_toxiproxy
+    workspace.target("elsewhere", kind="url", base_url=demo_service, toxiproxy_url=url)
+    kill_mid_fault(
+        workspace,
+        left_behind("elsewhere", {"injector": "toxiproxy", "proxy": "api", "down": True}, "/health"),
+    )
+    server.kill()
+    server.wait(timeout=10)
+
+    failed = workspace.cleanup()
+
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "could not clean up: target url: proxy chaosgate_target_" in failed.stderr
+    assert "not reachable" in failed.stderr
+    assert "Traceback" not in failed.stderr
 
 
 # -- docker ----------------------------------------------------------------------------------------
