@@ -3,9 +3,13 @@ killed mid-fault, the fault is seen still in place on the real component, and `c
 cleanup` (the CLI, same state dir) removes it; a second cleanup finds nothing left behind.
 
 Everything goes through the CLI and is checked on the component itself (the container's
-state, the Toxiproxy server, the API's answers, the frame proxy's control API), never through
-chaosgate's own records. The local-process reference stack is left running by `chaosgate
-target up` so that runs attach to it; `cleanup` removes it as well, after the faults.
+state, the Toxiproxy server, the API's answers, the frame proxy's control API), not through
+chaosgate's records (the one exception: the record a failed cleanup names as kept). The
+local-process reference stack is left running by `chaosgate target up` so that runs attach to
+it; `cleanup` removes it as well, after the faults.
+
+With a backend down (the Docker engine, a Toxiproxy server the target named, the service's
+chaos endpoint) cleanup exits 3, says what it could not undo and keeps it for the next try.
 """
 
 from __future__ import annotations
