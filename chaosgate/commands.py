@@ -90,7 +90,14 @@ def _toxiproxy_urls(state_dir: Path, extra: list[str]) -> list[str]:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    """Undo what killed runs left: faults first, then the targets they ran against."""
+    """Undo what killed runs left: faults first, then the targets they ran against.
+
+    Exit 3 when anything recorded could not be undone (its record is kept for
+    the next cleanup). An injector raises ComponentMissing only when the
+    server it was pointed at does not answer and held nothing that outlives
+    it (Toxiproxy keeps proxies and toxics in memory); a backend that is down
+    while a record still names a change in it raises InjectorError instead.
+    """
     state_dir = default_state_dir(args.state_dir)
     lines: list[str] = []
     problems: list[str] = []
@@ -102,9 +109,9 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             try:
                 lines += injector.cleanup(context)
             except ComponentMissing:
-                continue  # no server there, so nothing of ours there either
+                continue  # no Toxiproxy server there, so nothing of ours there either
             except Exception as error:  # noqa: BLE001 - one failing backend must not stop the others
-                problems.append(f"{name} at {url}: {error}")
+                problems.append(f"{name}: {error}")
     for name, kind in target_kinds().items():
         try:
             lines += kind.cleanup(state_dir)
@@ -112,7 +119,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             problems.append(f"target {name}: {error}")
     for line in dict.fromkeys(lines):
         print(line)
-    if not lines:
+    if not lines and not problems:
         print("nothing left behind")
     for problem in dict.fromkeys(problems):
         print(f"could not clean up: {problem}", file=sys.stderr)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from chaosgate.exceptions import UsageError
+from chaosgate.exceptions import ChaosgateError, ComponentMissing, TargetError, UsageError
 from chaosgate.ports import free_port
 from chaosgate.target import Deployment, Target, TargetSpec
 from injectors.toxiproxy.client import ToxiproxyClient
@@ -136,22 +136,39 @@ class UrlTarget(Target):
 
     @classmethod
     def cleanup(cls, state_dir: Path) -> list[str]:
-        lines = []
+        """Remove the proxies and private Toxiproxy servers that killed runs left.
+
+        A private server that is gone took its proxies along. A server the
+        target file named (not started by the run) that does not answer may
+        still hold the proxy and its toxics: the record is kept and the
+        failure raised, once every other record was handled.
+        """
+        lines: list[str] = []
+        failed: list[str] = []
         for record_path in sorted((state_dir / "targets").glob("url-*.json")):
             try:
                 record = json.loads(record_path.read_text())
             except (OSError, ValueError):
                 continue
             url = record.get("toxiproxy_url")
-            for proxy in record.get("proxies", []):
-                if url:
-                    with contextlib.suppress(Exception), ToxiproxyClient(url, timeout=2) as client:
+            pid = record.get("toxiproxy_pid")
+            kept = False
+            for proxy in record.get("proxies", []) if url else []:
+                try:
+                    with ToxiproxyClient(url, timeout=2) as client:
                         if client.delete_proxy(proxy, missing_ok=True):
                             lines.append(f"url target: removed proxy {proxy}")
-            pid = record.get("toxiproxy_pid")
+                except ChaosgateError as error:
+                    if pid and isinstance(error, ComponentMissing):
+                        continue  # the run's own server is gone, and the proxy with it
+                    failed.append(f"proxy {proxy} not removed ({error}); kept {record_path}")
+                    kept = True
             if pid:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(pid), signal.SIGKILL)
                     lines.append(f"url target: stopped toxiproxy-server (pid {pid})")
-            record_path.unlink(missing_ok=True)
+            if not kept:
+                record_path.unlink(missing_ok=True)
+        if failed:
+            raise TargetError("; ".join([*failed, *(f"(done: {line})" for line in lines)]))
         return lines

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -26,7 +27,7 @@ from typing import ClassVar, Literal
 import httpx
 from pydantic import Field
 
-from chaosgate.exceptions import ComponentMissing, InjectorError
+from chaosgate.exceptions import ChaosgateError, ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from chaosgate.scenario.model import Duration
 from chaosgate.state import default_state_dir
@@ -98,12 +99,13 @@ class AppInjector(Injector[AppParams]):
     def inject(self) -> None:
         url, token = self._endpoint()
         self._record.parent.mkdir(parents=True, exist_ok=True)
-        self._record.write_text(json.dumps({"url": url, "token": token, "fault": self.params.fault}))
+        lifetime = max(1, math.ceil(self.params.expires_after))
+        expires_at = time.time() + lifetime  # the service reverts it by itself then: cleanup's deadline
+        self._record.write_text(
+            json.dumps({"url": url, "token": token, "fault": self.params.fault, "expires_at": expires_at})
+        )
         os.chmod(self._record, 0o600)  # it holds the chaos token
-        body: dict[str, object] = {
-            "fault": self.params.fault,
-            "duration_seconds": max(1, math.ceil(self.params.expires_after)),
-        }
+        body: dict[str, object] = {"fault": self.params.fault, "duration_seconds": lifetime}
         if self.params.agent_id is not None:
             body["agent_id"] = str(self.params.agent_id)
         response = _call("POST", url, token, body)
@@ -128,14 +130,38 @@ class AppInjector(Injector[AppParams]):
 
     @classmethod
     def cleanup(cls, context: InjectionContext) -> list[str]:
-        lines = []
-        for record in sorted(_records(context).glob("*.json")) if _records(context).is_dir() else []:
+        """Revert every fault a killed run left switched on; a record whose revert fails is kept.
+
+        An endpoint that does not answer has reverted nothing (the service may
+        be restarting, or keep its faults where a restart does not clear
+        them), so that is reported as a failure, never taken as done, until
+        the fault's own expiry (`expires_after`) has passed.
+        """
+        lines: list[str] = []
+        failed: list[str] = []
+        folder = _records(context)
+        for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 data = json.loads(record.read_text())
-                response = _call("DELETE", f"{data['url']}/{data['fault']}", data["token"])
-            except (OSError, ValueError, KeyError, ComponentMissing):
-                continue  # the service is gone, and its faults with it
-            if response.status_code in (204, 404):
-                record.unlink(missing_ok=True)
-                lines.append(f"app: reverted {data['fault']} at {data['url']}")
+                fault, url, token = str(data["fault"]), str(data["url"]), str(data["token"])
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                failed.append(f"unreadable record {record}: {error}")
+                continue
+            try:
+                response = _call("DELETE", f"{url}/{fault}", token)
+            except ChaosgateError as error:
+                if time.time() > float(data.get("expires_at") or math.inf):
+                    record.unlink(missing_ok=True)
+                    lines.append(f"app: {url} does not answer; {fault} had expired by itself anyway")
+                else:
+                    failed.append(f"{fault} at {url} not reverted ({error}); kept {record}")
+                continue
+            if response.status_code not in (204, 404):  # 404: it had already expired
+                status = response.status_code
+                failed.append(f"{fault} at {url} not reverted (answered {status}); kept {record}")
+                continue
+            record.unlink(missing_ok=True)
+            lines.append(f"app: reverted {fault} at {url}")
+        if failed:
+            raise InjectorError("; ".join([*failed, *(f"(done: {line})" for line in lines)]))
         return lines

@@ -431,10 +431,22 @@ def cleanup_all(
     rule still there (:func:`sweep_partition_rules`). `state_root` is what the
     runner passed as ``resources["state_dir"]``, if anything. Without an
     `engine`, the engine is contacted only for records of container changes.
+
+    A record whose undo fails — the engine is unreachable, the engine refuses —
+    is kept for the next cleanup, and the failures are raised together once
+    every other record was handled: an engine that is down has not undone
+    anything, so it is an error here, never "nothing to clean".
     """
     log = UndoLog(state_dir({STATE_DIR_KEY: str(state_root)} if state_root is not None else None))
-    done = []
+    done, failed = [], []
     for path, record in log.records(run_id):
-        done.append(undo(engine, record))
+        try:
+            done.append(undo(engine, record))
+        except ChaosgateError as error:
+            failed.append(f"{record.action} of {record.container_name} not undone ({error}); kept {path}")
+            continue
         log.remove(path)
-    return done + sweep_partition_rules(run_id)
+    done += sweep_partition_rules(run_id)
+    if failed:
+        raise InjectorError("; ".join([*failed, *(f"(done: {line})" for line in done)]))
+    return done

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -73,6 +75,7 @@ class Workspace:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI in its own session, so that `sigkill` can end it with all of its children."""
         return subprocess.Popen(
             [sys.executable, "-m", "chaosgate", *args],
             cwd=self.root,
@@ -80,6 +83,55 @@ class Workspace:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
+        )
+
+    def run_until_injected(self, scenario: Path, timeout: float = 120.0) -> subprocess.Popen[str]:
+        """`chaosgate run scenario` until the journal shows its first FaultInjected event.
+
+        The output goes to `run.log` (a pipe nobody reads could fill and stall
+        the run); a run that ends first fails the test with that log.
+        """
+        log = (self.root / "run.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chaosgate", "run", str(scenario), "--out", "out"],
+            cwd=self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(event["event"] == "FaultInjected" for event in self.journal()):
+                return proc
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.sigkill(proc)
+        output = (self.root / "run.log").read_text()
+        raise AssertionError(f"no FaultInjected within {timeout}s (exit {proc.returncode}):\n{output}")
+
+    @staticmethod
+    def sigkill(proc: subprocess.Popen[str]) -> None:
+        """SIGKILL the run's whole process group: nothing of it gets to revert anything."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def cleanup(self, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`chaosgate cleanup` on this workspace's state dir (and its Toxiproxy server)."""
+        command = ["cleanup", "--state-dir", str(self.state), "--toxiproxy", self.toxiproxy_url, *extra]
+        return subprocess.run(
+            [sys.executable, "-m", "chaosgate", *command],
+            cwd=self.root,
+            env=env or self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
     def results(self) -> dict[str, Any]:

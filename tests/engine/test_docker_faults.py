@@ -1,5 +1,6 @@
 """The docker injector driven by the engine: a paused service is detected and recovered from,
-with times that match the probe samples, and nothing stays paused whatever ends the run."""
+with times that match the probe samples, and nothing stays paused when a signal ends the run
+(SIGKILL and `chaosgate cleanup`: test_cleanup_after_sigkill.py)."""
 
 from __future__ import annotations
 
@@ -142,27 +143,3 @@ def test_signal_mid_pause_leaves_the_container_running(
     container = docker_engine.get(name)
     container.reload()
     assert container.status == "running"
-
-
-def test_sigkill_mid_pause_then_cleanup_unpauses(
-    workspace: Workspace, demo_container: tuple[str, int], docker_engine: DockerEngine
-) -> None:
-    name, port = demo_container
-    workspace.target(
-        "demo-container",
-        kind="url",
-        base_url=f"http://127.0.0.1:{port}",
-        toxiproxy_url=workspace.toxiproxy_url,
-    )
-    path = workspace.scenario("paused", pause_scenario(name, duration="60s"))
-    proc = workspace.start("run", str(path), "--out", "out")
-    workspace.wait_for_event("FaultInjected")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert docker_engine.get(name).status == "paused"
-    cleanup = workspace.run("cleanup", "--toxiproxy", workspace.toxiproxy_url)
-    assert cleanup.returncode == 0, cleanup.stderr
-    container = docker_engine.get(name)
-    container.reload()
-    assert container.status == "running"
-    assert workspace.chaosgate_leftovers() == []
