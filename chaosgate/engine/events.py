@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from chaosgate.engine.samples import Sample
+from chaosgate.results import RunResult, ScenarioResult
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,14 @@ class ScenarioFinished(Event):
     scenario_id: str
     status: str
     score: float
-    result: Any = field(compare=False, repr=False)
+    result: ScenarioResult = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class RunFinished(Event):
-    """The end: `result` is the :class:`~chaosgate.results.RunResult` every report renders."""
+    """The end: `result` is what every report renders."""
 
-    result: Any = field(compare=False, repr=False)
+    result: RunResult = field(compare=False, repr=False)
 
 
 class EventHandler(Protocol):
