@@ -33,6 +33,7 @@ import psutil
 
 from chaosgate.exceptions import ComponentMissing, TargetError
 from chaosgate.ports import LOOPBACK, free_port, wait_for_port
+from chaosgate.private_files import write_private
 
 # The port helpers live in chaosgate.ports; callers of this module get them from here too.
 __all__ = [
@@ -98,13 +99,7 @@ class ProcessRecord:
 
     def write(self, path: Path) -> Path:
         """Write atomically, readable by its owner only (it holds the environment)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(self.to_json())
-        os.replace(tmp, path)
-        return path
+        return write_private(path, self.to_json())
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}

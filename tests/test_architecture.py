@@ -49,3 +49,25 @@ def test_injectors_do_not_import_each_other() -> None:
                     if other != package:
                         offenders.append(f"{path.relative_to(ROOT)} imports injectors.{other}")
     assert offenders == []
+
+
+PATH_WRITERS = {"write_text", "write_bytes", "chmod"}
+OS_WRITERS = {"open", "replace", "rename", "chmod"}
+"""How a file gets written or its permissions changed by hand; injectors use :mod:`chaosgate.undo`."""
+
+
+def _writes_a_file(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Attribute):
+        return False
+    on_os = isinstance(node.value, ast.Name) and node.value.id == "os"
+    return node.attr in PATH_WRITERS or (on_os and node.attr in OS_WRITERS)
+
+
+def test_injectors_write_undo_records_only_through_chaosgate_undo() -> None:
+    offenders = []
+    for path in sorted((ROOT / "injectors").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if _writes_a_file(node):
+                assert isinstance(node, ast.Attribute)
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} calls .{node.attr}")
+    assert offenders == []

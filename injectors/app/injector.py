@@ -11,15 +11,17 @@ taken from a scenario file.
 
 Two safety nets against a chaosgate that dies mid-fault: every injection
 asks the service to revert it by itself after `expires_after`, and an undo
-record (``<state>/app/``) lets ``chaosgate cleanup`` revert it at once.
+record (``<state>/app/``, written by :mod:`chaosgate.undo`, so 0600 from the
+moment it exists: it holds the chaos token) lets ``chaosgate cleanup`` revert
+it at once.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -30,6 +32,7 @@ from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from chaosgate.scenario.model import Duration
 from chaosgate.state import default_state_dir
+from chaosgate.undo import read_records, write_record
 
 FAULTS_PATH = "/faults"
 TIMEOUT = 5.0
@@ -47,6 +50,24 @@ class AppParams(InjectorParams):
     expires_after: Duration = Field(
         default=600.0, description="The service reverts the fault by itself after this long (a safety net)."
     )
+
+
+@dataclass(frozen=True)
+class AppUndo:
+    """A fault switched on (or about to be) at one chaos endpoint, and the token to switch it off."""
+
+    run_id: str
+    url: str
+    token: str
+    fault: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AppUndo:
+        data = json.loads(text)
+        return cls(str(data["run_id"]), str(data["url"]), str(data["token"]), str(data["fault"]))
 
 
 def _records(context: InjectionContext) -> Path:
@@ -91,36 +112,41 @@ class AppInjector(Injector[AppParams]):
             )
         return url.rstrip("/") + FAULTS_PATH, token
 
-    @property
-    def _record(self) -> Path:
-        return _records(self.context) / f"{self.context.run_id}-{self.params.fault}.json"
+    def __init__(self, params: AppParams, context: InjectionContext) -> None:
+        super().__init__(params, context)
+        self._record: Path | None = None
 
     def inject(self) -> None:
         url, token = self._endpoint()
-        self._record.parent.mkdir(parents=True, exist_ok=True)
-        self._record.write_text(json.dumps({"url": url, "token": token, "fault": self.params.fault}))
-        os.chmod(self._record, 0o600)  # it holds the chaos token
+        undo = AppUndo(self.context.run_id, url, token, self.params.fault)
+        record = write_record(_records(self.context), "app", undo.run_id, undo.fault, undo.to_json())
         body: dict[str, object] = {
             "fault": self.params.fault,
             "duration_seconds": max(1, math.ceil(self.params.expires_after)),
         }
         if self.params.agent_id is not None:
             body["agent_id"] = str(self.params.agent_id)
-        response = _call("POST", url, token, body)
+        try:
+            response = _call("POST", url, token, body)
+        except BaseException:
+            record.unlink(missing_ok=True)  # nothing was switched on (or the endpoint is unreachable)
+            raise
         if response.status_code != 201:
-            self._record.unlink(missing_ok=True)
+            record.unlink(missing_ok=True)
             raise InjectorError(
                 f"app: injecting {self.params.fault} answered {response.status_code}: {response.text}"
             )
+        self._record = record
 
     def revert(self) -> None:
-        if not self._record.exists():
+        if self._record is None:
             return
         url, token = self._endpoint()
         response = _call("DELETE", f"{url}/{self.params.fault}", token)
         if response.status_code not in (204, 404):  # 404: it had already expired
             raise InjectorError(f"app: reverting {self.params.fault} answered {response.status_code}")
         self._record.unlink(missing_ok=True)
+        self._record = None
 
     def describe(self) -> str:
         agent = f" on agent {self.params.agent_id}" if self.params.agent_id else ""
@@ -129,13 +155,12 @@ class AppInjector(Injector[AppParams]):
     @classmethod
     def cleanup(cls, context: InjectionContext) -> list[str]:
         lines = []
-        for record in sorted(_records(context).glob("*.json")) if _records(context).is_dir() else []:
+        for path, undo in read_records(_records(context), "app", AppUndo.from_json, lambda r: r.run_id):
             try:
-                data = json.loads(record.read_text())
-                response = _call("DELETE", f"{data['url']}/{data['fault']}", data["token"])
-            except (OSError, ValueError, KeyError, ComponentMissing):
+                response = _call("DELETE", f"{undo.url}/{undo.fault}", undo.token)
+            except ComponentMissing:
                 continue  # the service is gone, and its faults with it
             if response.status_code in (204, 404):
-                record.unlink(missing_ok=True)
-                lines.append(f"app: reverted {data['fault']} at {data['url']}")
+                path.unlink(missing_ok=True)
+                lines.append(f"app: reverted {undo.fault} at {undo.url}")
         return lines

@@ -36,6 +36,7 @@ from typing import Any
 import psutil
 
 from chaosgate.exceptions import TargetError
+from chaosgate.private_files import write_private
 from chaosgate.target import Deployment
 from targets.process import ProcessRecord, process_alive, stop_group, wait_gone
 
@@ -136,12 +137,7 @@ class StackRecord:
     # -- writing ---------------------------------------------------------------------------------
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self.data, out, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True))
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
