@@ -76,9 +76,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     lines: list[str] = []
     problems: list[str] = []
     for url in _toxiproxy_urls(state_dir, args.toxiproxy):
-        context = InjectionContext(
-            run_id="cleanup", toxiproxy_url=url, resources={"state_dir": str(state_dir)}
-        )
+        context = InjectionContext(run_id="cleanup", toxiproxy_url=url, state_dir=state_dir)
         for name, injector in injector_types().items():
             try:
                 lines += injector.cleanup(context)

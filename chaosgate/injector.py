@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from chaosgate.state import default_state_dir
 
 
 class InjectorParams(BaseModel):
@@ -32,11 +35,17 @@ class InjectorParams(BaseModel):
 class InjectionContext:
     """Where things are: the run that injects, and addresses of what it may touch.
 
-    `resources` maps the names a scenario uses (proxy names, container names,
-    the API's base URL) to what the target resolved them to.
+    `state_dir` is the root under which injectors keep their undo records
+    (each in its own sub-directory), so that ``chaosgate cleanup`` given the
+    same root finds them after a SIGKILL; by default the standard place
+    (:func:`chaosgate.state.default_state_dir`). `resources` maps the names a
+    scenario uses (proxy names, container names, the API's base URL) to what
+    the target resolved them to.
     """
 
     run_id: str
+    _: KW_ONLY
+    state_dir: Path = field(default_factory=default_state_dir)
     toxiproxy_url: str = "http://127.0.0.1:8474"
     resources: Mapping[str, str] = field(default_factory=dict)
 

@@ -71,3 +71,15 @@ def test_injectors_write_undo_records_only_through_chaosgate_undo() -> None:
                 assert isinstance(node, ast.Attribute)
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} calls .{node.attr}")
     assert offenders == []
+
+
+def test_the_state_directory_travels_as_a_typed_field_not_a_resource_key() -> None:
+    """``InjectionContext.state_dir`` is the one way; a ``"state_dir"`` key would be a second one."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for layer in ("chaosgate", "injectors", "targets", "reports")
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value == "state_dir"
+    ]
+    assert offenders == []

@@ -34,10 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ABANDON = """
 import json, sys, time
+from pathlib import Path
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types
 name, params, context = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 cls = injector_types()[name]
+context["state_dir"] = Path(context["state_dir"])
 injector = cls(cls.Params.model_validate(params), InjectionContext(**context))
 injector.inject()
 print("injected", flush=True)
@@ -51,6 +53,7 @@ def abandon(injector: str, params: dict[str, Any], context: InjectionContext) ->
     ctx = {
         "run_id": context.run_id,
         "toxiproxy_url": context.toxiproxy_url,
+        "state_dir": str(context.state_dir),
         "resources": dict(context.resources),
     }
     proc = subprocess.Popen(
@@ -126,23 +129,23 @@ def test_docker_cleanup_unpauses_an_abandoned_container(
     web_container: ContainerFactory, http: HttpProbe, state_root: Path
 ) -> None:
     web = web_container()
-    context = InjectionContext("killed-run", resources={"state_dir": str(state_root)})
+    context = InjectionContext("killed-run", state_dir=state_root)
     abandon("docker", {"container": web.name, "action": "pause"}, context)
     assert web.reload()["State"]["Paused"]
 
-    lines = cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("docker", InjectionContext("cleanup", state_dir=state_root))
 
     assert lines == [f"docker: unpaused {web.name}"]
     assert not web.reload()["State"]["Paused"]
     assert http.status(web.port, 2) == 200
-    assert cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("docker", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 def test_docker_cleanup_with_nothing_recorded_does_not_need_the_engine(
     state_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{state_root}/no-engine.sock")
-    assert cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("docker", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 # -- websocket ---------------------------------------------------------------------------------------
@@ -157,16 +160,16 @@ def ws_proxy(tmp_path: Path) -> Iterator[WebSocketProxyProcess]:
 def test_websocket_cleanup_removes_an_abandoned_fault(
     ws_proxy: WebSocketProxyProcess, state_root: Path
 ) -> None:
-    context = InjectionContext("killed-run", resources={**ws_proxy.resources, "state_dir": str(state_root)})
+    context = InjectionContext("killed-run", state_dir=state_root, resources=ws_proxy.resources)
     abandon("websocket", {"proxy": "events", "fault": {"kind": "silence"}}, context)
     with WsProxyClient(ws_proxy.control_url) as control:
         (left,) = control.list_faults()
         assert left["name"].startswith("chaosgate_killed-run_")
         # The CLI's context names no proxy: the record written before the fault says where it is.
-        lines = cleanup("websocket", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+        lines = cleanup("websocket", InjectionContext("cleanup", state_dir=state_root))
         assert lines == [f"websocket: removed fault {left['name']} from {ws_proxy.control_url}"]
         assert control.list_faults() == []
-    assert cleanup("websocket", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("websocket", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 # -- process -----------------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def local_server(tmp_path: Path) -> Iterator[tuple[ManagedProcess, Path]]:
 
 
 def _process_context(record: Path, state_root: Path, run_id: str) -> InjectionContext:
-    return InjectionContext(run_id, resources={"process:web": str(record), "state_dir": str(state_root)})
+    return InjectionContext(run_id, state_dir=state_root, resources={"process:web": str(record)})
 
 
 def test_process_cleanup_continues_an_abandoned_stopped_process(
@@ -202,7 +205,7 @@ def test_process_cleanup_continues_an_abandoned_stopped_process(
     with pytest.raises(httpx.TimeoutException):
         http.status(server.port, 0.5)
 
-    lines = cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("process", InjectionContext("cleanup", state_dir=state_root))
 
     assert lines == [f"process: continued web (process group {ProcessRecord.read(record).pgid})"]
     assert http.status(server.port, 2) == 200
@@ -219,13 +222,13 @@ def test_process_cleanup_restarts_an_abandoned_killed_process(
     with pytest.raises(httpx.ConnectError):
         http.status(server.port, 0.5)
 
-    lines = cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("process", InjectionContext("cleanup", state_dir=state_root))
 
     restarted = ProcessRecord.read(record)
     assert lines == [f"process: started web again (pid {restarted.pid}) on {LOOPBACK}:{server.port}"]
     assert http.status(server.port, 2) == 200
     assert server.pid == restarted.pid != killed
-    assert cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("process", InjectionContext("cleanup", state_dir=state_root)) == []
     server.stop()
     assert not process_alive(restarted.pid)
     assert not record.exists()

@@ -24,10 +24,13 @@ from chaosgate.ports import LOOPBACK, free_port
 from chaosgate.private_files import write_private
 from chaosgate.undo import read_records, write_record
 from injectors.app import AppInjector, AppParams
+from injectors.docker import DockerInjector, DockerParams
 from injectors.docker.state import UndoLog as DockerUndoLog
 from injectors.docker.state import UndoRecord
+from injectors.process import ProcessInjector, ProcessParams
 from injectors.process.state import ProcessUndo
 from injectors.process.state import UndoLog as ProcessUndoLog
+from injectors.websocket import WebSocketInjector, WebSocketParams
 from injectors.websocket.state import FaultLog, FaultRecord
 
 
@@ -144,9 +147,8 @@ def test_the_app_record_with_its_token_is_never_readable_by_others(
 ) -> None:
     """The record is written before the endpoint is called; this endpoint does not answer."""
     closed = f"http://{LOOPBACK}:{free_port()}/api/v1/chaos"
-    context = InjectionContext(
-        "r1", resources={"chaos_url": closed, "chaos_token": "t0k3n", "state_dir": str(tmp_path)}
-    )
+    resources = {"chaos_url": closed, "chaos_token": "t0k3n"}
+    context = InjectionContext("r1", state_dir=tmp_path, resources=resources)
     with pytest.raises(ComponentMissing):
         AppInjector(AppParams(fault="agent_busy"), context).inject()
 
@@ -167,3 +169,21 @@ def test_records_read_back_newest_first_and_by_run(tmp_path: Path) -> None:
     assert [path for path, _ in log.records()] == [second, first]
     assert [record.fault for _, record in log.records("a")] == ["chaosgate_a_1"]
     assert read_records(tmp_path / "missing", "x", str, str) == []
+
+
+def test_every_injector_keeps_its_records_under_the_contexts_state_dir(tmp_path: Path) -> None:
+    context = InjectionContext("r1", state_dir=tmp_path / "root")
+    docker = DockerInjector(DockerParams.model_validate({"container": "web", "action": "pause"}), context)
+    process = ProcessInjector(ProcessParams.model_validate({"process": "web", "action": "stop"}), context)
+    params = WebSocketParams.model_validate({"proxy": "events", "fault": {"kind": "drop", "every": 2}})
+    websocket = WebSocketInjector(params, context)
+    assert docker.undo_log.directory == tmp_path / "root" / "docker"
+    assert process.undo_log.directory == tmp_path / "root" / "process"
+    assert websocket.fault_log.directory == tmp_path / "root" / "websocket"
+
+
+def test_a_context_without_a_state_dir_uses_the_standard_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAOSGATE_STATE_DIR", str(tmp_path / "env"))
+    assert InjectionContext("r1").state_dir == tmp_path / "env"

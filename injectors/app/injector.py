@@ -31,7 +31,6 @@ from pydantic import Field
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from chaosgate.scenario.model import Duration
-from chaosgate.state import default_state_dir
 from chaosgate.undo import read_records, write_record
 
 FAULTS_PATH = "/faults"
@@ -71,7 +70,7 @@ class AppUndo:
 
 
 def _records(context: InjectionContext) -> Path:
-    return default_state_dir(context.resources.get("state_dir")) / "app"
+    return context.state_dir / "app"
 
 
 def _call(method: str, url: str, token: str, body: dict[str, object] | None = None) -> httpx.Response:

@@ -31,7 +31,7 @@ from typing import ClassVar
 from chaosgate.exceptions import ChaosgateError, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from injectors.process.params import ProcessParams
-from injectors.process.state import STATE_DIR_KEY, ProcessUndo, UndoLog, state_dir
+from injectors.process.state import ProcessUndo, UndoLog, undo_dir
 from targets.process import (
     ProcessRecord,
     process_alive,
@@ -68,7 +68,7 @@ class ProcessInjector(Injector[ProcessParams]):
 
     def __init__(self, params: ProcessParams, context: InjectionContext) -> None:
         super().__init__(params, context)
-        self.undo_log = UndoLog(state_dir(context.resources))
+        self.undo_log = UndoLog(undo_dir(context.state_dir))
         self._applied: tuple[Path, ProcessUndo] | None = None
         self.last_undo = ""
         """What the last revert did, in words."""
@@ -118,8 +118,7 @@ class ProcessInjector(Injector[ProcessParams]):
     @classmethod
     def cleanup(cls, context: InjectionContext) -> list[str]:
         """Continue frozen groups and restart killed processes that a SIGKILLed run left recorded."""
-        root = context.resources.get(STATE_DIR_KEY)
-        return cleanup_all(Path(root) if root else None)
+        return cleanup_all(context.state_dir)
 
     def describe(self) -> str:
         p = self.params
@@ -168,7 +167,7 @@ def cleanup_all(state_root: Path | None = None, run_id: str | None = None) -> li
     A record whose undo fails is kept (the next cleanup tries again) and the
     failures are raised together once every other record was handled.
     """
-    log = UndoLog(state_dir({STATE_DIR_KEY: str(state_root)} if state_root is not None else None))
+    log = UndoLog(undo_dir(state_root))
     done, failed = [], []
     for path, record in log.records(run_id):
         try:

@@ -11,19 +11,18 @@ injectors (:func:`chaosgate.state.default_state_dir`), in ``websocket/``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from chaosgate.state import default_state_dir
 from chaosgate.undo import read_records, write_record
 
-STATE_DIR_KEY = "state_dir"
 SUBDIR = "websocket"
 
 
-def state_dir(resources: Mapping[str, str] | None = None) -> Path:
-    return default_state_dir((resources or {}).get(STATE_DIR_KEY)) / SUBDIR
+def undo_dir(state_root: Path | None = None) -> Path:
+    """The directory for websocket fault records, under `state_root` or the default state root."""
+    return default_state_dir(state_root) / SUBDIR
 
 
 @dataclass(frozen=True)

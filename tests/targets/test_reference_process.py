@@ -99,7 +99,10 @@ def test_up_serves_through_the_proxies_and_down_leaves_nothing(state_dir: Path) 
 def test_the_process_injector_kills_and_restarts_the_api_from_its_record(state_dir: Path) -> None:
     with reference(state_dir) as deployment:
         context = InjectionContext(
-            "proc", deployment.toxiproxy_url, {**deployment.resources, "state_dir": str(state_dir)}
+            "proc",
+            toxiproxy_url=deployment.toxiproxy_url,
+            state_dir=state_dir,
+            resources=deployment.resources,
         )
         injector = ProcessInjector(
             ProcessParams.model_validate({"process": "api", "action": "kill"}), context
