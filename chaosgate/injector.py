@@ -40,13 +40,14 @@ class InjectionContext:
     same root finds them after a SIGKILL; by default the standard place
     (:func:`chaosgate.state.default_state_dir`). `resources` maps the names a
     scenario uses (proxy names, container names, the API's base URL) to what
-    the target resolved them to.
+    the target resolved them to, and names the servers that faults go
+    through (e.g. ``toxiproxy``: the Toxiproxy API of this target): the
+    engine passes them on without knowing any backend.
     """
 
     run_id: str
     _: KW_ONLY
     state_dir: Path = field(default_factory=default_state_dir)
-    toxiproxy_url: str = "http://127.0.0.1:8474"
     resources: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -76,9 +77,12 @@ class Injector(ABC, Generic[P]):
     def cleanup(cls, context: InjectionContext) -> list[str]:
         """Undo whatever runs of chaosgate left behind (after a SIGKILL); one line per undo.
 
-        Called by ``chaosgate cleanup`` for every installed injector; finds its
-        own leftovers by name prefix, label or state file. The default has
-        nothing to find.
+        Called by ``chaosgate cleanup`` for every installed injector, once with
+        the resources given on the command line (none: each injector's
+        default servers) and once with the resources of each target that left
+        a record (:func:`chaosgate.target.published_resources`); it finds its
+        own leftovers by name prefix, label or the undo records under
+        ``context.state_dir``. The default has nothing to find.
         """
         return []
 

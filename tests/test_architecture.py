@@ -83,3 +83,34 @@ def test_the_state_directory_travels_as_a_typed_field_not_a_resource_key() -> No
         if isinstance(node, ast.Constant) and node.value == "state_dir"
     ]
     assert offenders == []
+
+
+BACKEND_AWARE = {"doctor.py", "cli.py"}
+"""`doctor` checks that toxiproxy-server is installed; the CLI keeps `cleanup --toxiproxy` as a short form."""
+
+
+def _names_and_strings(tree: ast.AST) -> list[tuple[int, str]]:
+    docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute):
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.arg | ast.FunctionDef | ast.ClassDef):
+            found.append((node.lineno, node.arg if isinstance(node, ast.arg) else node.name))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found.append((node.lineno, node.value))
+    return found
+
+
+def test_the_engine_names_no_fault_backend() -> None:
+    """Toxiproxy is a resource a target publishes, like any other; the engine's code never names it."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} {text!r}"
+        for path in sorted((ROOT / "chaosgate").rglob("*.py"))
+        if path.name not in BACKEND_AWARE
+        for line, text in _names_and_strings(ast.parse(path.read_text()))
+        if "toxiproxy" in text.lower()
+    ]
+    assert offenders == []

@@ -52,7 +52,6 @@ def abandon(injector: str, params: dict[str, Any], context: InjectionContext) ->
     """Inject in another process, then SIGKILL it: the fault stays, nothing reverts it."""
     ctx = {
         "run_id": context.run_id,
-        "toxiproxy_url": context.toxiproxy_url,
         "state_dir": str(context.state_dir),
         "resources": dict(context.resources),
     }
@@ -97,14 +96,14 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
 ) -> None:
     slow, slow_port = make_proxy("slow")
     down, down_port = make_proxy("down")
-    context = InjectionContext("killed-run", toxiproxy_url=toxiproxy_url)
+    context = InjectionContext("killed-run", resources={"toxiproxy": toxiproxy_url})
     latency = {"type": "latency", "attributes": {"latency": 400}}
     abandon("toxiproxy", {"proxy": slow, "toxic": latency}, context)
     abandon("toxiproxy", {"proxy": down, "down": True}, context)
     assert round_trip(slow_port) >= 0.4
     assert not toxiproxy.get_proxy(down).enabled
 
-    lines = cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url))
+    lines = cleanup("toxiproxy", InjectionContext("cleanup", resources={"toxiproxy": toxiproxy_url}))
 
     assert toxiproxy.list_toxics(slow) == []
     assert toxiproxy.list_toxics(down) == []
@@ -112,11 +111,11 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
     assert round_trip(slow_port) < 0.3
     assert round_trip(down_port) < 0.3
     assert any(f"re-enabled proxy {down}" in line for line in lines)
-    assert cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url)) == []
+    assert cleanup("toxiproxy", InjectionContext("cleanup", resources={"toxiproxy": toxiproxy_url})) == []
 
 
 def test_toxiproxy_cleanup_without_a_server_says_so() -> None:
-    context = InjectionContext("cleanup", toxiproxy_url=f"http://{LOOPBACK}:{free_port()}")
+    context = InjectionContext("cleanup", resources={"toxiproxy": f"http://{LOOPBACK}:{free_port()}"})
     with pytest.raises(ComponentMissing):
         cleanup("toxiproxy", context)
 

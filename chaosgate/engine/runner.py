@@ -153,7 +153,6 @@ class ScenarioRunner:
         clock = Clock(time.monotonic())
         context = InjectionContext(
             run_id=self.run_id,
-            toxiproxy_url=self.deployment.toxiproxy_url,
             state_dir=self.state_dir,
             resources=self.deployment.resources,
         )

@@ -83,7 +83,7 @@ class StackRecord:
                 "paths": [],
                 "containers": [],
                 "network": None,
-                "toxiproxy_url": None,
+                "resources": {},
                 "deployment": None,
             },
         )
@@ -126,13 +126,8 @@ class StackRecord:
         saved = self.data.get("deployment")
         if not saved:
             return None
-        return Deployment(
-            saved["name"],
-            saved["base_url"],
-            saved["toxiproxy_url"],
-            dict(saved["resources"]),
-            saved.get("openapi"),
-        )
+        resources = dict(self.data.get("resources") or {})
+        return Deployment(saved["name"], saved["base_url"], resources, saved.get("openapi"))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -153,13 +148,12 @@ class StackRecord:
         self.save()
 
     def set_deployment(self, deployment: Deployment) -> None:
+        """Publish the deployment; its resources where ``chaosgate cleanup`` looks for them."""
         self.update(
-            toxiproxy_url=deployment.toxiproxy_url,
+            resources=dict(deployment.resources),
             deployment={
                 "name": deployment.name,
                 "base_url": deployment.base_url,
-                "toxiproxy_url": deployment.toxiproxy_url,
-                "resources": dict(deployment.resources),
                 "openapi": deployment.openapi,
             },
         )
