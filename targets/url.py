@@ -27,9 +27,9 @@ from pydantic import Field, field_validator
 from chaosgate.exceptions import UsageError
 from chaosgate.ports import free_port
 from chaosgate.private_files import write_private
+from chaosgate.processes import ManagedProcess
 from chaosgate.target import Deployment, Target, TargetSpec
 from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
-from targets.process import ManagedProcess
 
 PROXY_PREFIX = "chaosgate_target_"
 

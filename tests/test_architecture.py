@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "chaosgate": {"injectors", "targets", "reports", "reference_impl"},
-    "injectors": {"reports", "reference_impl"},
+    "injectors": {"targets", "reports", "reference_impl"},
     "reports": {"injectors", "targets", "reference_impl"},
     "reference_impl": {"chaosgate", "injectors", "targets", "reports"},
 }
@@ -35,6 +35,23 @@ def test_layers_import_only_what_they_may(layer: str) -> None:
         if imported_packages(path) & FORBIDDEN[layer]
     ]
     assert offenders == []
+
+
+def test_package_arrows_point_one_way() -> None:
+    """engine ← injectors ← targets, and nothing back: a cycle between two packages is a test failure."""
+    packages = [*sorted(FORBIDDEN), "targets"]
+    imports = {
+        package: {
+            other
+            for path in (ROOT / package).rglob("*.py")
+            for other in imported_packages(path)
+            if other in packages and other != package
+        }
+        for package in packages
+    }
+    cycles = [(a, b) for a in packages for b in imports[a] if a < b and a in imports[b]]
+    assert cycles == []
+    assert "injectors" in imports["targets"]  # the allowed direction is used, so the check has teeth
 
 
 def test_injectors_do_not_import_each_other() -> None:

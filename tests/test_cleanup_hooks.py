@@ -24,10 +24,12 @@ import pytest
 from chaosgate.exceptions import ComponentMissing
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.process_records import ProcessRecord, process_alive
+from chaosgate.processes import ManagedProcess
 from injectors.toxiproxy import ToxiproxyClient
 from injectors.websocket import WsProxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, ManagedProcess, ProcessRecord, free_port, process_alive
 from tests.conftest import ContainerFactory, HttpProbe, ProxyFactory, round_trip
 
 ROOT = Path(__file__).resolve().parent.parent

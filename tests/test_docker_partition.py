@@ -23,12 +23,12 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from chaosgate.scenario.loader import validate_paths
 from injectors.docker import DockerEngine, DockerInjector, DockerParams, cleanup_all, undo_dir
 from injectors.docker.client import NetworkAddress
 from injectors.docker.firewall import Firewall, drop_rule, require_bridge_filtering, run_tag_prefix
 from injectors.docker.injector import address_pairs
-from targets.process import LOOPBACK, free_port
 from tests.conftest import TEST_IMAGE, TEST_LABEL, HttpProbe
 from tests.test_cleanup_hooks import abandon
 

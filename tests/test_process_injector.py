@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.process_records import ProcessRecord, process_alive, wait_gone
+from chaosgate.processes import ManagedProcess
 from injectors.process import ProcessInjector, ProcessParams, undo_dir
-from targets.process import LOOPBACK, ManagedProcess, ProcessRecord, free_port, process_alive, wait_gone
 from tests.conftest import HttpProbe
 
 IGNORES_SIGUSR1 = (

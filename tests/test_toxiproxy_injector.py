@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from injectors.toxiproxy import TOXIC_MODELS, ToxiproxyClient, ToxiproxyInjector, ToxiproxyParams, cleanup_all
-from targets.process import LOOPBACK, free_port
 
 EVERY_TOXIC: dict[str, dict[str, Any]] = {
     "latency": {"latency": 300, "jitter": 20},

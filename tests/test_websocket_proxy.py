@@ -31,9 +31,9 @@ from websockets.typing import Subprotocol
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from injectors.websocket import WebSocketInjector, WebSocketParams, WsProxyClient, cleanup_all
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, free_port
 
 INTERVAL = 0.02
 """Seconds between two upstream frames."""

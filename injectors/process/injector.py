@@ -10,7 +10,7 @@ kill       a signal (default SIGKILL) to the group; waits for the       start it
 terminate  SIGTERM, then SIGKILL after `timeout` seconds                the same as kill
 =========  ==========================================================  ==========================
 
-The process is found through its :class:`~targets.process.ProcessRecord`,
+The process is found through its :class:`~chaosgate.process_records.ProcessRecord`,
 whose path the target gives as ``context.resources["process:<name>"]``. A
 restart rewrites that record with the new pid, which the target's
 ``ManagedProcess`` follows. A signal that did not end the process (``kill``
@@ -30,15 +30,9 @@ from typing import ClassVar
 
 from chaosgate.exceptions import ChaosgateError, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
+from chaosgate.process_records import ProcessRecord, process_alive, signal_group, start_from_record, wait_gone
 from injectors.process.params import ProcessParams
 from injectors.process.state import ProcessUndo, UndoLog, undo_dir
-from targets.process import (
-    ProcessRecord,
-    process_alive,
-    signal_group,
-    start_from_record,
-    wait_gone,
-)
 
 RESOURCE_PREFIX = "process:"
 _EXIT_WAIT = {"SIGKILL": 10.0}

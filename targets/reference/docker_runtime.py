@@ -26,10 +26,10 @@ import time
 from typing import Any
 
 from chaosgate.exceptions import ComponentMissing, TargetError
+from chaosgate.ports import LOOPBACK, wait_for_port
 from chaosgate.target import Deployment
 from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, wait_for_port
 from targets.reference.common import resources_common, wait_healthy
 from targets.reference.images import ImageBuilder, ImageSet
 from targets.reference.stack import StackRecord

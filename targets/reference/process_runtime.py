@@ -21,10 +21,11 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
+from chaosgate.processes import ManagedProcess
 from chaosgate.target import Deployment
 from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, ManagedProcess, free_port, wait_for_port
 from targets.reference.common import resources_common, wait_healthy
 from targets.reference.stack import StackRecord
 from targets.services import PostgresServer, RedisServer, api_environment, api_process

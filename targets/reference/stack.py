@@ -37,8 +37,8 @@ import psutil
 
 from chaosgate.exceptions import TargetError
 from chaosgate.private_files import write_private
+from chaosgate.process_records import ProcessRecord, process_alive, stop_group, wait_gone
 from chaosgate.target import Deployment
-from targets.process import ProcessRecord, process_alive, stop_group, wait_gone
 
 PREFIX = "reference-"
 STOP_ORDER = ("wsproxy", "api", "toxiproxy", "redis", "postgres")
