@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from chaosgate.ports import free_port
-from targets.process import ManagedProcess
+from chaosgate.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "tests" / "support" / "demo_service.py"

@@ -80,6 +80,13 @@ def _cmd_target(args: argparse.Namespace) -> int:
     return cmd_target(args)
 
 
+def _resource(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. wsproxy:events=URL), not {text!r}")
+    return name, value
+
+
 def _add_target(commands: argparse._SubParsersAction[_Parser]) -> None:
     target = commands.add_parser("target", help="start a target and leave it running (up), remove it (down)")
     actions = target.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -134,7 +141,21 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     cleanup = commands.add_parser("cleanup", help="undo every fault and target a killed run left behind")
     cleanup.add_argument("--state-dir", help="where undo records are (default: $CHAOSGATE_STATE_DIR)")
     cleanup.add_argument(
-        "--toxiproxy", action="append", default=[], metavar="URL", help="also clean this server"
+        "--resource",
+        dest="resources",
+        action="append",
+        default=[],
+        type=_resource,
+        metavar="NAME=VALUE",
+        help="also clean what injectors find through this resource, as a target would publish it",
+    )
+    cleanup.add_argument(
+        "--toxiproxy",
+        dest="resources",
+        action="append",
+        type=lambda url: ("toxiproxy", url),
+        metavar="URL",
+        help="also clean this Toxiproxy server (short for --resource toxiproxy=URL)",
     )
     cleanup.set_defaults(func=_cmd_cleanup)
 

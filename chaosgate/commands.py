@@ -18,10 +18,8 @@ from chaosgate.plugins import injector_types, reporter_factories
 from chaosgate.scenario.loader import LoadedScenario, load_paths
 from chaosgate.scenario.resolution import check_overrides
 from chaosgate.state import default_state_dir
-from chaosgate.target import target_kinds
+from chaosgate.target import published_resources, target_kinds
 from chaosgate.unexpected import describe
-
-DEFAULT_TOXIPROXY = "http://127.0.0.1:8474"
 
 
 def select(scenarios: list[LoadedScenario], tags: list[str], ids: list[str]) -> list[LoadedScenario]:
@@ -77,16 +75,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _toxiproxy_urls(state_dir: Path, extra: list[str]) -> list[str]:
-    urls = [DEFAULT_TOXIPROXY, *extra]
-    for record in sorted((state_dir / "targets").glob("*.json")):
-        try:
-            url = json.loads(record.read_text()).get("toxiproxy_url")
-        except (OSError, ValueError):
-            continue
-        if url:
-            urls.append(str(url))
-    return list(dict.fromkeys(urls))
+def resource_sets(given: list[tuple[str, str]], state_dir: Path) -> list[dict[str, str]]:
+    """Every set of resources cleanup hands to the injectors, each once.
+
+    First none (every injector's default servers), then what the command
+    line names (a name given twice starts a second set), then what each
+    target that left a record published.
+    """
+    named: list[dict[str, str]] = []
+    for name, value in given:
+        free = next((s for s in named if name not in s), None)
+        if free is None:
+            free = {}
+            named.append(free)
+        free[name] = value
+    unique: dict[str, dict[str, str]] = {}
+    for resources in [{}, *named, *published_resources(state_dir)]:
+        unique.setdefault(json.dumps(resources, sort_keys=True), resources)
+    return list(unique.values())
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
@@ -101,10 +107,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     state_dir = default_state_dir(args.state_dir)
     lines: list[str] = []
     problems: list[str] = []
-    for url in _toxiproxy_urls(state_dir, args.toxiproxy):
-        context = InjectionContext(
-            run_id="cleanup", toxiproxy_url=url, resources={"state_dir": str(state_dir)}
-        )
+    for resources in resource_sets(args.resources, state_dir):
+        context = InjectionContext(run_id="cleanup", state_dir=state_dir, resources=resources)
         for name, injector in injector_types().items():
             try:
                 lines += injector.cleanup(context)

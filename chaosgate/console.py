@@ -15,7 +15,6 @@ from chaosgate.engine.events import (
     ScenarioFinished,
     ScenarioStarted,
 )
-from chaosgate.results import RunResult
 
 
 class Console:
@@ -42,7 +41,7 @@ class Console:
             self._say(f"  {event.level}: {event.text}")
         elif isinstance(event, ScenarioFinished):
             self._say(f"  = {event.status}, score {event.score:g}")
-        elif isinstance(event, RunFinished) and isinstance(event.result, RunResult):
+        elif isinstance(event, RunFinished):
             run = event.result
             decision = "GO" if run.verdict.decision == "go" else "NO-GO"
             self._say(f"{decision}: score {run.score:g} (grade {run.grade})")

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from chaosgate.state import default_state_dir
 
 
 class InjectorParams(BaseModel):
@@ -32,12 +35,19 @@ class InjectorParams(BaseModel):
 class InjectionContext:
     """Where things are: the run that injects, and addresses of what it may touch.
 
-    `resources` maps the names a scenario uses (proxy names, container names,
-    the API's base URL) to what the target resolved them to.
+    `state_dir` is the root under which injectors keep their undo records
+    (each in its own sub-directory), so that ``chaosgate cleanup`` given the
+    same root finds them after a SIGKILL; by default the standard place
+    (:func:`chaosgate.state.default_state_dir`). `resources` maps the names a
+    scenario uses (proxy names, container names, the API's base URL) to what
+    the target resolved them to, and names the servers that faults go
+    through (e.g. ``toxiproxy``: the Toxiproxy API of this target): the
+    engine passes them on without knowing any backend.
     """
 
     run_id: str
-    toxiproxy_url: str = "http://127.0.0.1:8474"
+    _: KW_ONLY
+    state_dir: Path = field(default_factory=default_state_dir)
     resources: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -67,9 +77,12 @@ class Injector(ABC, Generic[P]):
     def cleanup(cls, context: InjectionContext) -> list[str]:
         """Undo whatever runs of chaosgate left behind (after a SIGKILL); one line per undo.
 
-        Called by ``chaosgate cleanup`` for every installed injector; finds its
-        own leftovers by name prefix, label or state file. The default has
-        nothing to find.
+        Called by ``chaosgate cleanup`` for every installed injector, once with
+        the resources given on the command line (none: each injector's
+        default servers) and once with the resources of each target that left
+        a record (:func:`chaosgate.target.published_resources`); it finds its
+        own leftovers by name prefix, label or the undo records under
+        ``context.state_dir``. The default has nothing to find.
         """
         return []
 

@@ -3,12 +3,20 @@
 A target file (``targets/NAME.yaml``) names a `kind` and that kind's
 settings. Kinds are found through the ``chaosgate.targets`` entry-point
 group, so the engine never imports a concrete target; a kind brings its
-system up (or attaches to it), puts Toxiproxy in front of what faults need,
-and returns a :class:`Deployment` that says where everything is.
+system up (or attaches to it), puts whatever faults need in front of it
+(proxies, a frame proxy), and returns a :class:`Deployment` that says where
+everything is.
+
+A target that leaves a record of what it started under
+``<state_dir>/targets/`` (so that ``cleanup`` can remove it after a SIGKILL)
+puts the resources it published in that record under ``"resources"``:
+``chaosgate cleanup`` hands them to every injector, which finds its own
+servers there the same way it does during a run.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +37,8 @@ from chaosgate.suggest import closest
 
 TARGET_GROUP = "chaosgate.targets"
 DEFAULT_SETTLE_TIMEOUT = 30.0
+RECORDS = "targets"
+"""The sub-directory of the state directory where targets keep their records."""
 
 
 class TargetSpec(BaseModel):
@@ -55,13 +65,35 @@ class TargetSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where a running target is: the URL to test through, and the names faults use."""
+    """Where a running target is: the URL to test through, and the names faults use.
+
+    `resources` is everything injectors look up, the servers they act
+    through included (``toxiproxy``, ``wsproxy:<name>``, ``chaos_url``…);
+    the engine passes it on as :attr:`chaosgate.injector.InjectionContext.resources`.
+    """
 
     name: str
     base_url: str
-    toxiproxy_url: str
     resources: Mapping[str, str] = field(default_factory=dict)
     openapi: str | None = None
+
+
+def published_resources(state_dir: Path) -> list[dict[str, str]]:
+    """The resources each target with a record under ``<state_dir>/targets/`` published (by record name).
+
+    A record that cannot be read, or carries no resources, contributes
+    nothing: it is the target's own cleanup that deals with it.
+    """
+    found = []
+    for path in sorted((state_dir / RECORDS).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        resources = data.get("resources") if isinstance(data, dict) else None
+        if isinstance(resources, dict):
+            found.append({str(key): str(value) for key, value in resources.items()})
+    return found
 
 
 class Target(ABC):

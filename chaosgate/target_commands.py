@@ -76,7 +76,6 @@ def _describe(deployment: Deployment) -> list[str]:
     lines = [
         f"{deployment.name} is up",
         f"  base URL:  {deployment.base_url}",
-        f"  toxiproxy: {deployment.toxiproxy_url}",
     ]
     if deployment.openapi:
         lines.append(f"  openapi:   {deployment.openapi}")
@@ -98,7 +97,6 @@ def _as_json(deployment: Deployment) -> str:
     data: Mapping[str, object] = {
         "name": deployment.name,
         "base_url": deployment.base_url,
-        "toxiproxy_url": deployment.toxiproxy_url,
         "openapi": deployment.openapi,
         "resources": dict(deployment.resources),
     }

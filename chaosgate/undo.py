@@ -3,12 +3,13 @@
 Every injector that changes something outside chaosgate keeps such records;
 the file handling is the same for all of them, so it lives here once: one
 JSON file per change, written atomically, named so that names sort oldest
-first, read back newest first (undo in reverse order).
+first, read back newest first (undo in reverse order). A record may hold a
+secret (the app injector's chaos token), so it is written with
+:func:`~chaosgate.private_files.write_private`: 0600 from the moment it exists.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from chaosgate.exceptions import InjectorError
+from chaosgate.private_files import write_private
 
 R = TypeVar("R")
 
@@ -23,12 +25,10 @@ R = TypeVar("R")
 def write_record(directory: Path, owner: str, run_id: str, label: str, text: str) -> Path:
     """Write `text` as a new record of `owner` (an injector name); InjectorError if it cannot."""
     safe_run = re.sub(r"[^A-Za-z0-9.-]+", "-", run_id) or "run"
-    path = directory / f"{time.time_ns()}-{safe_run}-{label}.json"
-    tmp = path.with_suffix(".tmp")
+    safe_label = re.sub(r"[^A-Za-z0-9._-]+", "-", label) or "change"
+    path = directory / f"{time.time_ns()}-{safe_run}-{safe_label}.json"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_private(path, text)
     except OSError as error:
         raise InjectorError(f"{owner}: cannot write the undo record {path}: {error}") from error
     return path

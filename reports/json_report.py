@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaosgate.engine.events import Event, RunFinished
-from chaosgate.results import RunResult
 
 
 class JsonReport:
@@ -17,7 +16,7 @@ class JsonReport:
         self.path = out_dir / self.filename
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, RunFinished) and isinstance(event.result, RunResult):
+        if isinstance(event, RunFinished):
             self.path.write_text(
                 event.result.model_dump_json(indent=2, by_alias=True) + "\n", encoding="utf-8"
             )

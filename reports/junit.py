@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from chaosgate.engine.events import Event, RunFinished
-from chaosgate.results import RunResult, ScenarioResult
+from chaosgate.results import ScenarioResult
 
 
 def _scenario_suite(scenario: ScenarioResult) -> ET.Element:
@@ -63,7 +63,7 @@ class JUnitReport:
         self.path = out_dir / self.filename
 
     def handle(self, event: Event) -> None:
-        if not (isinstance(event, RunFinished) and isinstance(event.result, RunResult)):
+        if not isinstance(event, RunFinished):
             return
         run = event.result
         root = ET.Element("testsuites", name=f"chaosgate {run.run_id}", time=f"{run.duration:.3f}")

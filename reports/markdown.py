@@ -66,7 +66,7 @@ class MarkdownReport:
         self.path = out_dir / self.filename
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, RunFinished) and isinstance(event.result, RunResult):
+        if isinstance(event, RunFinished):
             self.path.write_text(render(event.result), encoding="utf-8")
 
     def close(self) -> None:

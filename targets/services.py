@@ -1,7 +1,7 @@
 """Local PostgreSQL, Redis and PRISM API servers for the process runtime and for tests.
 
 Each server lives in a fresh temporary directory on a free loopback port and
-is run through :class:`targets.process.ManagedProcess`, so it is always
+is run through :class:`chaosgate.processes.ManagedProcess`, so it is always
 stopped and its files removed, and a failed start quotes the server's log.
 
 PostgreSQL refuses to run as root. When chaosgate runs as root (containers,
@@ -25,7 +25,8 @@ from types import TracebackType
 from typing import Self
 
 from chaosgate.exceptions import ComponentMissing, TargetError
-from targets.process import LOOPBACK, ManagedProcess, free_port
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.processes import ManagedProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_OS_USER = "postgres"

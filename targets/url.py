@@ -3,8 +3,9 @@
 chaosgate puts Toxiproxy in front of it (a proxy named ``api``) and probes it
 through the proxy, so network faults apply to everything the run sends. A
 private ``toxiproxy-server`` is started for the run unless the target file
-names one. What a run creates is recorded in the state folder, so
-``chaosgate cleanup`` can remove it after a SIGKILL.
+names one; its API is published as the ``toxiproxy`` resource. What a run
+creates is recorded in the state folder, with the resources it published,
+so ``chaosgate cleanup`` can remove it and its faults after a SIGKILL.
 
 Only loopback addresses are accepted unless the file says ``allow_remote:
 true``: load and fuzzing must not reach a host nobody meant to test.
@@ -25,9 +26,10 @@ from pydantic import Field, field_validator
 
 from chaosgate.exceptions import ChaosgateError, ComponentMissing, TargetError, UsageError
 from chaosgate.ports import free_port
+from chaosgate.private_files import write_private
+from chaosgate.processes import ManagedProcess
 from chaosgate.target import Deployment, Target, TargetSpec
-from injectors.toxiproxy.client import ToxiproxyClient
-from targets.process import ManagedProcess
+from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 
 PROXY_PREFIX = "chaosgate_target_"
 
@@ -82,10 +84,9 @@ class UrlTarget(Target):
         return self.state_dir / "targets" / f"url-{self.run_id}.json"
 
     def _record(self, **data: object) -> None:
-        self.record_path.parent.mkdir(parents=True, exist_ok=True)
         current = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
         current.update(data)
-        self.record_path.write_text(json.dumps(current))
+        write_private(self.record_path, json.dumps(current))
 
     def up(self) -> Deployment:
         spec = self.url_spec
@@ -99,16 +100,20 @@ class UrlTarget(Target):
         openapi = spec.openapi
         if openapi and openapi.startswith("/"):
             openapi = spec.base_url + openapi
+        resources = {SERVER_RESOURCE: toxiproxy_url}
         if not spec.proxy:
-            return Deployment(spec.name, spec.base_url, toxiproxy_url, {}, openapi)
+            if self._server is not None:
+                self._record(resources=resources)
+            return Deployment(spec.name, spec.base_url, resources, openapi)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         self._client = ToxiproxyClient(toxiproxy_url)
         self._proxy = f"{PROXY_PREFIX}{self.run_id}_api"
         listen_port = free_port()
         self._client.create_proxy(self._proxy, f"{host}:{port}", f"127.0.0.1:{listen_port}")
-        self._record(toxiproxy_url=toxiproxy_url, proxies=[self._proxy])
+        resources["proxy:api"] = self._proxy
+        self._record(toxiproxy_url=toxiproxy_url, proxies=[self._proxy], resources=resources)
         proxied = urlunsplit((parts.scheme, f"127.0.0.1:{listen_port}", parts.path, "", ""))
-        return Deployment(spec.name, proxied, toxiproxy_url, {"proxy:api": self._proxy}, openapi)
+        return Deployment(spec.name, proxied, resources, openapi)
 
     def _start_toxiproxy(self) -> str:
         port = free_port()

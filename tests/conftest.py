@@ -21,9 +21,10 @@ import httpx
 import pytest
 
 from chaosgate.exceptions import ChaosgateError
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
+from chaosgate.processes import ManagedProcess
 from injectors.docker.client import DockerEngine
 from injectors.toxiproxy.client import ToxiproxyClient
-from targets.process import LOOPBACK, ManagedProcess, free_port, wait_for_port
 
 TEST_IMAGE = "chaosgate/debian:bookworm"
 TEST_LABEL = "chaosgate.test"

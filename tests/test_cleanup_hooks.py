@@ -24,20 +24,24 @@ import pytest
 from chaosgate.exceptions import ComponentMissing
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.process_records import ProcessRecord, process_alive
+from chaosgate.processes import ManagedProcess
 from injectors.toxiproxy import ToxiproxyClient
 from injectors.websocket import WsProxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, ManagedProcess, ProcessRecord, free_port, process_alive
 from tests.conftest import ContainerFactory, HttpProbe, ProxyFactory, round_trip
 
 ROOT = Path(__file__).resolve().parent.parent
 
 ABANDON = """
 import json, sys, time
+from pathlib import Path
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types
 name, params, context = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 cls = injector_types()[name]
+context["state_dir"] = Path(context["state_dir"])
 injector = cls(cls.Params.model_validate(params), InjectionContext(**context))
 injector.inject()
 print("injected", flush=True)
@@ -50,7 +54,7 @@ def abandon(injector: str, params: dict[str, Any], context: InjectionContext) ->
     """Inject in another process, then SIGKILL it: the fault stays, nothing reverts it."""
     ctx = {
         "run_id": context.run_id,
-        "toxiproxy_url": context.toxiproxy_url,
+        "state_dir": str(context.state_dir),
         "resources": dict(context.resources),
     }
     proc = subprocess.Popen(
@@ -94,14 +98,14 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
 ) -> None:
     slow, slow_port = make_proxy("slow")
     down, down_port = make_proxy("down")
-    context = InjectionContext("killed-run", toxiproxy_url=toxiproxy_url)
+    context = InjectionContext("killed-run", resources={"toxiproxy": toxiproxy_url})
     latency = {"type": "latency", "attributes": {"latency": 2500}}  # beyond the 2 s deadline below
     abandon("toxiproxy", {"proxy": slow, "toxic": latency}, context)
     abandon("toxiproxy", {"proxy": down, "down": True}, context)
     assert round_trip(slow_port, timeout=10.0) >= 2.5
     assert not toxiproxy.get_proxy(down).enabled
 
-    lines = cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url))
+    lines = cleanup("toxiproxy", InjectionContext("cleanup", resources={"toxiproxy": toxiproxy_url}))
 
     assert toxiproxy.list_toxics(slow) == []
     assert toxiproxy.list_toxics(down) == []
@@ -109,11 +113,11 @@ def test_toxiproxy_cleanup_removes_abandoned_toxics_and_reenables_proxies(
     assert round_trip(slow_port, timeout=5.0) < 2.0
     assert round_trip(down_port, timeout=5.0) >= 0  # answers again; a refused connection raises
     assert any(f"re-enabled proxy {down}" in line for line in lines)
-    assert cleanup("toxiproxy", InjectionContext("cleanup", toxiproxy_url=toxiproxy_url)) == []
+    assert cleanup("toxiproxy", InjectionContext("cleanup", resources={"toxiproxy": toxiproxy_url})) == []
 
 
 def test_toxiproxy_cleanup_without_a_server_says_so() -> None:
-    context = InjectionContext("cleanup", toxiproxy_url=f"http://{LOOPBACK}:{free_port()}")
+    context = InjectionContext("cleanup", resources={"toxiproxy": f"http://{LOOPBACK}:{free_port()}"})
     with pytest.raises(ComponentMissing):
         cleanup("toxiproxy", context)
 
@@ -126,23 +130,23 @@ def test_docker_cleanup_unpauses_an_abandoned_container(
     web_container: ContainerFactory, http: HttpProbe, state_root: Path
 ) -> None:
     web = web_container()
-    context = InjectionContext("killed-run", resources={"state_dir": str(state_root)})
+    context = InjectionContext("killed-run", state_dir=state_root)
     abandon("docker", {"container": web.name, "action": "pause"}, context)
     assert web.reload()["State"]["Paused"]
 
-    lines = cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("docker", InjectionContext("cleanup", state_dir=state_root))
 
     assert lines == [f"docker: unpaused {web.name}"]
     assert not web.reload()["State"]["Paused"]
     assert http.status(web.port, 2) == 200
-    assert cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("docker", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 def test_docker_cleanup_with_nothing_recorded_does_not_need_the_engine(
     state_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{state_root}/no-engine.sock")
-    assert cleanup("docker", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("docker", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 # -- websocket ---------------------------------------------------------------------------------------
@@ -157,16 +161,16 @@ def ws_proxy(tmp_path: Path) -> Iterator[WebSocketProxyProcess]:
 def test_websocket_cleanup_removes_an_abandoned_fault(
     ws_proxy: WebSocketProxyProcess, state_root: Path
 ) -> None:
-    context = InjectionContext("killed-run", resources={**ws_proxy.resources, "state_dir": str(state_root)})
+    context = InjectionContext("killed-run", state_dir=state_root, resources=ws_proxy.resources)
     abandon("websocket", {"proxy": "events", "fault": {"kind": "silence"}}, context)
     with WsProxyClient(ws_proxy.control_url) as control:
         (left,) = control.list_faults()
         assert left["name"].startswith("chaosgate_killed-run_")
         # The CLI's context names no proxy: the record written before the fault says where it is.
-        lines = cleanup("websocket", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+        lines = cleanup("websocket", InjectionContext("cleanup", state_dir=state_root))
         assert lines == [f"websocket: removed fault {left['name']} from {ws_proxy.control_url}"]
         assert control.list_faults() == []
-    assert cleanup("websocket", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("websocket", InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 # -- process -----------------------------------------------------------------------------------------
@@ -190,7 +194,7 @@ def local_server(tmp_path: Path) -> Iterator[tuple[ManagedProcess, Path]]:
 
 
 def _process_context(record: Path, state_root: Path, run_id: str) -> InjectionContext:
-    return InjectionContext(run_id, resources={"process:web": str(record), "state_dir": str(state_root)})
+    return InjectionContext(run_id, state_dir=state_root, resources={"process:web": str(record)})
 
 
 def test_process_cleanup_continues_an_abandoned_stopped_process(
@@ -202,7 +206,7 @@ def test_process_cleanup_continues_an_abandoned_stopped_process(
     with pytest.raises(httpx.TimeoutException):
         http.status(server.port, 0.5)
 
-    lines = cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("process", InjectionContext("cleanup", state_dir=state_root))
 
     assert lines == [f"process: continued web (process group {ProcessRecord.read(record).pgid})"]
     assert http.status(server.port, 2) == 200
@@ -219,13 +223,13 @@ def test_process_cleanup_restarts_an_abandoned_killed_process(
     with pytest.raises(httpx.ConnectError):
         http.status(server.port, 0.5)
 
-    lines = cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = cleanup("process", InjectionContext("cleanup", state_dir=state_root))
 
     restarted = ProcessRecord.read(record)
     assert lines == [f"process: started web again (pid {restarted.pid}) on {LOOPBACK}:{server.port}"]
     assert http.status(server.port, 2) == 200
     assert server.pid == restarted.pid != killed
-    assert cleanup("process", InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert cleanup("process", InjectionContext("cleanup", state_dir=state_root)) == []
     server.stop()
     assert not process_alive(restarted.pid)
     assert not record.exists()

@@ -19,19 +19,19 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
-from injectors.docker import DockerEngine, DockerInjector, DockerParams, UndoLog, cleanup_all, state_dir
+from injectors.docker import DockerEngine, DockerInjector, DockerParams, UndoLog, cleanup_all, undo_dir
 from injectors.docker.injector import restore_body
 
 pytestmark = pytest.mark.docker
 
 
 def _injector(state_root: Path, run_id: str = "dockertest", **params: Any) -> DockerInjector:
-    context = InjectionContext(run_id, resources={"state_dir": str(state_root)})
+    context = InjectionContext(run_id, state_dir=state_root)
     return DockerInjector(DockerParams.model_validate(params), context)
 
 
 def _records(state_root: Path) -> list[Path]:
-    return sorted(state_dir({"state_dir": str(state_root)}).glob("*.json"))
+    return sorted(undo_dir(state_root).glob("*.json"))
 
 
 # -- parameters (no engine needed) ----------------------------------------------------------------
@@ -89,10 +89,10 @@ def test_undo_records_live_under_the_shared_state_root(
 ) -> None:
     monkeypatch.delenv("CHAOSGATE_STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    assert state_dir() == tmp_path / "xdg" / "chaosgate" / "docker"
+    assert undo_dir() == tmp_path / "xdg" / "chaosgate" / "docker"
     monkeypatch.setenv("CHAOSGATE_STATE_DIR", str(tmp_path / "env"))
-    assert state_dir({}) == state_dir({"state_dir": ""}) == tmp_path / "env" / "docker"
-    assert state_dir({"state_dir": str(tmp_path / "run")}) == tmp_path / "run" / "docker"
+    assert undo_dir() == undo_dir(InjectionContext("r").state_dir) == tmp_path / "env" / "docker"
+    assert undo_dir(tmp_path / "run") == tmp_path / "run" / "docker"
 
 
 # -- the real engine ------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_cleanup_all_undoes_a_killed_run(
     assert done == [f"docker: unpaused {web.name}"]
     assert web.reload()["State"]["Status"] == "running"
     assert _records(state_root) == []
-    assert UndoLog(state_dir({"state_dir": str(state_root)})).records() == []
+    assert UndoLog(undo_dir(state_root)).records() == []
 
 
 def test_errors_name_what_failed(state_root: Path) -> None:

@@ -23,12 +23,12 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from chaosgate.scenario.loader import validate_paths
-from injectors.docker import DockerEngine, DockerInjector, DockerParams, cleanup_all, state_dir
+from injectors.docker import DockerEngine, DockerInjector, DockerParams, cleanup_all, undo_dir
 from injectors.docker.client import NetworkAddress
 from injectors.docker.firewall import Firewall, drop_rule, require_bridge_filtering, run_tag_prefix
 from injectors.docker.injector import address_pairs
-from targets.process import LOOPBACK, free_port
 from tests.conftest import TEST_IMAGE, TEST_LABEL, HttpProbe
 from tests.test_cleanup_hooks import abandon
 
@@ -110,12 +110,12 @@ def no_rule_left() -> Iterator[None]:
 
 
 def _injector(state_root: Path, run_id: str = "partitiontest", **params: Any) -> DockerInjector:
-    context = InjectionContext(run_id, resources={"state_dir": str(state_root)})
+    context = InjectionContext(run_id, state_dir=state_root)
     return DockerInjector(DockerParams.model_validate(params), context)
 
 
 def _records(state_root: Path) -> list[Path]:
-    return sorted(state_dir({"state_dir": str(state_root)}).glob("*.json"))
+    return sorted(undo_dir(state_root).glob("*.json"))
 
 
 # -- parameters and planning (no engine) -----------------------------------------------------------
@@ -236,10 +236,10 @@ def test_partition_cuts_between_groups_and_revert_heals(
 def test_cleanup_after_a_sigkilled_inject_removes_the_rules(trio: Trio, state_root: Path) -> None:
     run_id = f"killed-{uuid.uuid4().hex[:8]}"
     params = {"action": "partition", "groups": [[trio.a.name], [trio.c.name]]}
-    abandon("docker", params, InjectionContext(run_id, resources={"state_dir": str(state_root)}))
+    abandon("docker", params, InjectionContext(run_id, state_dir=state_root))
     assert reach(trio.c, trio.a.name) == "timeout"
 
-    lines = DockerInjector.cleanup(InjectionContext("cleanup", resources={"state_dir": str(state_root)}))
+    lines = DockerInjector.cleanup(InjectionContext("cleanup", state_dir=state_root))
 
     tag = f"{run_tag_prefix(run_id)}1"
     groups = f"[{trio.a.name}] | [{trio.c.name}]"
@@ -247,7 +247,7 @@ def test_cleanup_after_a_sigkilled_inject_removes_the_rules(trio: Trio, state_ro
     assert Firewall().tagged() == []
     assert reach(trio.c, trio.a.name) == "200"
     assert _records(state_root) == []
-    assert DockerInjector.cleanup(InjectionContext("cleanup", resources={"state_dir": str(state_root)})) == []
+    assert DockerInjector.cleanup(InjectionContext("cleanup", state_dir=state_root)) == []
 
 
 def test_errors_name_what_failed_and_change_nothing(

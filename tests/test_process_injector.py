@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import InjectorError
 from chaosgate.injector import InjectionContext
-from injectors.process import ProcessInjector, ProcessParams, state_dir
-from targets.process import LOOPBACK, ManagedProcess, ProcessRecord, free_port, process_alive, wait_gone
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.process_records import ProcessRecord, process_alive, wait_gone
+from chaosgate.processes import ManagedProcess
+from injectors.process import ProcessInjector, ProcessParams, undo_dir
 from tests.conftest import HttpProbe
 
 IGNORES_SIGUSR1 = (
@@ -53,14 +55,14 @@ class Web:
 
     def context(self, run_id: str = "proctest") -> InjectionContext:
         return InjectionContext(
-            run_id, resources={"process:web": str(self.record_path), "state_dir": str(self.state_root)}
+            run_id, state_dir=self.state_root, resources={"process:web": str(self.record_path)}
         )
 
     def injector(self, **params: Any) -> ProcessInjector:
         return ProcessInjector(ProcessParams.model_validate({"process": "web", **params}), self.context())
 
     def undo_records(self) -> list[Path]:
-        return sorted(state_dir({"state_dir": str(self.state_root)}).glob("*.json"))
+        return sorted(undo_dir(self.state_root).glob("*.json"))
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
+from chaosgate.ports import LOOPBACK, free_port
 from injectors.toxiproxy.client import ToxiproxyClient, ToxiproxyConflict, ToxiproxyNotFound
-from targets.process import LOOPBACK, free_port
 
 LATENCY_MS = 200
 # Long enough that "the delay is gone" is told apart from "still delayed" by a 2 s deadline.

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from injectors.toxiproxy import TOXIC_MODELS, ToxiproxyClient, ToxiproxyInjector, ToxiproxyParams, cleanup_all
-from targets.process import LOOPBACK, free_port
 
 EVERY_TOXIC: dict[str, dict[str, Any]] = {
     "latency": {"latency": 300, "jitter": 20},
@@ -28,7 +28,7 @@ Proxies = Callable[..., tuple[str, int]]
 
 
 def _injector(url: str, run_id: str = "run1", **params: Any) -> ToxiproxyInjector:
-    context = InjectionContext(run_id, toxiproxy_url=url)
+    context = InjectionContext(run_id, resources={"toxiproxy": url})
     return ToxiproxyInjector(ToxiproxyParams.model_validate(params), context)
 
 
@@ -155,7 +155,7 @@ def test_proxy_name_resolves_through_the_target(
     toxiproxy: ToxiproxyClient, toxiproxy_url: str, make_proxy: Proxies
 ) -> None:
     name, _ = make_proxy("resolved")
-    context = InjectionContext("r2", toxiproxy_url=toxiproxy_url, resources={"proxy:postgres": name})
+    context = InjectionContext("r2", resources={"toxiproxy": toxiproxy_url, "proxy:postgres": name})
     bandwidth = {"type": "bandwidth", "attributes": {"rate": 1}}
     params = ToxiproxyParams.model_validate({"proxy": "postgres", "toxic": bandwidth})
     with ToxiproxyInjector(params, context) as injector:

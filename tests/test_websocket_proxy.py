@@ -31,9 +31,9 @@ from websockets.typing import Subprotocol
 
 from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext
+from chaosgate.ports import LOOPBACK, free_port
 from injectors.websocket import WebSocketInjector, WebSocketParams, WsProxyClient, cleanup_all
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, free_port
 
 INTERVAL = 0.02
 """Seconds between two upstream frames."""
@@ -182,7 +182,7 @@ def _stream(proxy: WebSocketProxyProcess, count: int = 30, interval: float = INT
 def _injector(
     proxy: WebSocketProxyProcess, fault: dict[str, Any], run_id: str = "wsrun", **ctx: Any
 ) -> WebSocketInjector:
-    context = InjectionContext(run_id, resources={**proxy.resources, **ctx})
+    context = InjectionContext(run_id, resources=proxy.resources, **ctx)
     return WebSocketInjector(WebSocketParams.model_validate({"proxy": "events", "fault": fault}), context)
 
 
@@ -432,7 +432,7 @@ def test_control_api_errors_say_what_is_wrong(proxy: WebSocketProxyProcess, cont
 def test_the_injector_adds_a_named_fault_and_reverts_it(
     proxy: WebSocketProxyProcess, control: WsProxyClient, tmp_path: Path
 ) -> None:
-    injector = _injector(proxy, {"kind": "drop", "every": 3}, state_dir=str(tmp_path))
+    injector = _injector(proxy, {"kind": "drop", "every": 3}, state_dir=tmp_path)
     assert injector.describe() == "websocket: drop every 3rd frame on proxy events"
     with injector:
         assert injector.created_fault is not None
@@ -450,10 +450,10 @@ def test_cleanup_removes_only_chaosgate_faults(
     proxy: WebSocketProxyProcess, control: WsProxyClient, tmp_path: Path
 ) -> None:
     for run in ("a", "b"):
-        _injector(proxy, {"kind": "silence"}, run_id=run, state_dir=str(tmp_path)).inject()
+        _injector(proxy, {"kind": "silence"}, run_id=run, state_dir=tmp_path).inject()
     control.add_fault("someone-elses", {"kind": "delay", "latency": 0})
     assert len(cleanup_all(control, run_id="a")) == 1
-    context = InjectionContext("cleanup", resources={**proxy.resources, "state_dir": str(tmp_path)})
+    context = InjectionContext("cleanup", state_dir=tmp_path, resources=proxy.resources)
     lines = WebSocketInjector.cleanup(context)
     assert len(lines) == 1
     assert "chaosgate_b_" in lines[0]
@@ -462,7 +462,7 @@ def test_cleanup_removes_only_chaosgate_faults(
 
 
 def test_an_unknown_or_unreachable_proxy_is_an_error(proxy: WebSocketProxyProcess, tmp_path: Path) -> None:
-    context = InjectionContext("r", resources={**proxy.resources, "state_dir": str(tmp_path)})
+    context = InjectionContext("r", state_dir=tmp_path, resources=proxy.resources)
     unknown = WebSocketParams.model_validate({"proxy": "nope", "fault": {"kind": "silence"}})
     with pytest.raises(InjectorError, match=r"no WebSocket proxy named 'nope' \(known: events\)"):
         WebSocketInjector(unknown, context).inject()

@@ -4,16 +4,23 @@ The runner only emits events; the journal, the console and the report
 writers are handlers. A handler that raises is reported once and switched
 off — it never aborts the run, because a broken report writer must not leave
 a fault injected or lose the other outputs.
+
+Faults are injected and reverted in worker threads while probes run on the
+event loop, so events arrive from several threads at once. The bus hands
+them to its handlers one at a time (a lock around each fan-out): a handler
+is written as if single-threaded and never sees two events interleaved.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from chaosgate.engine.samples import Sample
+from chaosgate.results import RunResult, ScenarioResult
 
 
 @dataclass(frozen=True)
@@ -93,14 +100,14 @@ class ScenarioFinished(Event):
     scenario_id: str
     status: str
     score: float
-    result: Any = field(compare=False, repr=False)
+    result: ScenarioResult = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class RunFinished(Event):
-    """The end: `result` is the :class:`~chaosgate.results.RunResult` every report renders."""
+    """The end: `result` is what every report renders."""
 
-    result: Any = field(compare=False, repr=False)
+    result: RunResult = field(compare=False, repr=False)
 
 
 class EventHandler(Protocol):
@@ -119,33 +126,45 @@ class HandlerFailure:
 
 
 class EventBus:
-    """Fans events out to handlers; isolates their failures."""
+    """Fans events out to handlers, one event at a time from any thread; isolates their failures."""
 
     def __init__(self, handlers: Iterable[EventHandler] = ()) -> None:
         self.handlers: list[EventHandler] = list(handlers)
         self.failures: list[HandlerFailure] = []
         self._disabled: set[int] = set()
+        # Re-entrant: a handler that emits an event of its own must not deadlock its thread.
+        self._lock = threading.RLock()
+        self._closed = False
 
     def add(self, handler: EventHandler) -> None:
-        self.handlers.append(handler)
+        with self._lock:
+            self.handlers.append(handler)
 
     def emit(self, event: Event) -> None:
-        for handler in self.handlers:
-            if id(handler) in self._disabled:
-                continue
-            try:
-                handler.handle(event)
-            except Exception as error:  # noqa: BLE001 - a handler must never abort the run
-                self._fail(handler, event.kind, error)
+        """Hand `event` to every live handler; dropped once the bus is closed (outputs are final)."""
+        with self._lock:
+            if self._closed:
+                return
+            for handler in self.handlers:
+                if id(handler) in self._disabled:
+                    continue
+                try:
+                    handler.handle(event)
+                except Exception as error:  # noqa: BLE001 - a handler must never abort the run
+                    self._fail(handler, event.kind, error)
 
     def close(self) -> None:
-        for handler in self.handlers:
-            if id(handler) in self._disabled:
-                continue
-            try:
-                handler.close()
-            except Exception as error:  # noqa: BLE001
-                self._fail(handler, "close", error)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for handler in self.handlers:
+                if id(handler) in self._disabled:
+                    continue
+                try:
+                    handler.close()
+                except Exception as error:  # noqa: BLE001
+                    self._fail(handler, "close", error)
 
     def _fail(self, handler: EventHandler, event: str, error: Exception) -> None:
         name = type(handler).__name__

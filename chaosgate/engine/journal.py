@@ -2,12 +2,17 @@
 
 A run killed with SIGKILL still leaves on disk everything it saw up to that
 moment, including which faults were injected and not yet reverted.
+
+Fault worker threads and the event loop both emit; the bus already serialises
+its handlers, and the journal holds its own lock as well so that each line is
+written and flushed whole even when it is fed directly from several threads.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +39,7 @@ class Journal:
         self.path = path
         # One journal per run: an earlier run's lines in the same folder would mix two timelines.
         self._file: IO[str] = path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()
 
     def handle(self, event: Event) -> None:
         if isinstance(event, ScenarioFinished | RunFinished):
@@ -42,8 +48,13 @@ class Journal:
                 record.update(scenario_id=event.scenario_id, status=event.status, score=event.score)
         else:
             record = {"event": event.kind, **_plain(event)}
-        self._file.write(json.dumps(record, default=str) + "\n")
-        self._file.flush()
+        line = json.dumps(record, default=str) + "\n"
+        with self._lock:
+            if self._file.closed:
+                return  # a thread still reporting after the end: the journal is final
+            self._file.write(line)
+            self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            self._file.close()

@@ -154,8 +154,8 @@ class ScenarioRunner:
         clock = Clock(time.monotonic())
         context = InjectionContext(
             run_id=self.run_id,
-            toxiproxy_url=self.deployment.toxiproxy_url,
-            resources={**self.deployment.resources, "state_dir": str(self.state_dir)},
+            state_dir=self.state_dir,
+            resources=self.deployment.resources,
         )
         controller = FaultController(self.plan, context, clock, self.bus.emit)
         load = None

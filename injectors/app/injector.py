@@ -11,16 +11,18 @@ taken from a scenario file.
 
 Two safety nets against a chaosgate that dies mid-fault: every injection
 asks the service to revert it by itself after `expires_after`, and an undo
-record (``<state>/app/``) lets ``chaosgate cleanup`` revert it at once.
+record (``<state>/app/``, written by :mod:`chaosgate.undo`, so 0600 from the
+moment it exists: it holds the chaos token) lets ``chaosgate cleanup`` revert
+it at once.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -30,7 +32,7 @@ from pydantic import Field
 from chaosgate.exceptions import ChaosgateError, ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from chaosgate.scenario.model import Duration
-from chaosgate.state import default_state_dir
+from chaosgate.undo import read_records, write_record
 
 FAULTS_PATH = "/faults"
 TIMEOUT = 5.0
@@ -50,8 +52,28 @@ class AppParams(InjectorParams):
     )
 
 
+@dataclass(frozen=True)
+class AppUndo:
+    """A fault switched on (or about to be) at one chaos endpoint, and the token to switch it off."""
+
+    run_id: str
+    url: str
+    token: str
+    fault: str
+    expires_at: float = math.inf
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AppUndo:
+        data = json.loads(text)
+        expires = float(data.get("expires_at", math.inf))
+        return cls(str(data["run_id"]), str(data["url"]), str(data["token"]), str(data["fault"]), expires)
+
+
 def _records(context: InjectionContext) -> Path:
-    return default_state_dir(context.resources.get("state_dir")) / "app"
+    return context.state_dir / "app"
 
 
 def _call(method: str, url: str, token: str, body: dict[str, object] | None = None) -> httpx.Response:
@@ -92,37 +114,40 @@ class AppInjector(Injector[AppParams]):
             )
         return url.rstrip("/") + FAULTS_PATH, token
 
-    @property
-    def _record(self) -> Path:
-        return _records(self.context) / f"{self.context.run_id}-{self.params.fault}.json"
+    def __init__(self, params: AppParams, context: InjectionContext) -> None:
+        super().__init__(params, context)
+        self._record: Path | None = None
 
     def inject(self) -> None:
         url, token = self._endpoint()
-        self._record.parent.mkdir(parents=True, exist_ok=True)
         lifetime = max(1, math.ceil(self.params.expires_after))
-        expires_at = time.time() + lifetime  # the service reverts it by itself then: cleanup's deadline
-        self._record.write_text(
-            json.dumps({"url": url, "token": token, "fault": self.params.fault, "expires_at": expires_at})
-        )
-        os.chmod(self._record, 0o600)  # it holds the chaos token
+        # The service reverts the fault by itself at `expires_at`: cleanup's deadline for retrying.
+        undo = AppUndo(self.context.run_id, url, token, self.params.fault, time.time() + lifetime)
+        record = write_record(_records(self.context), "app", undo.run_id, undo.fault, undo.to_json())
         body: dict[str, object] = {"fault": self.params.fault, "duration_seconds": lifetime}
         if self.params.agent_id is not None:
             body["agent_id"] = str(self.params.agent_id)
-        response = _call("POST", url, token, body)
+        try:
+            response = _call("POST", url, token, body)
+        except BaseException:
+            record.unlink(missing_ok=True)  # nothing was switched on (or the endpoint is unreachable)
+            raise
         if response.status_code != 201:
-            self._record.unlink(missing_ok=True)
+            record.unlink(missing_ok=True)
             raise InjectorError(
                 f"app: injecting {self.params.fault} answered {response.status_code}: {response.text}"
             )
+        self._record = record
 
     def revert(self) -> None:
-        if not self._record.exists():
+        if self._record is None:
             return
         url, token = self._endpoint()
         response = _call("DELETE", f"{url}/{self.params.fault}", token)
         if response.status_code not in (204, 404):  # 404: it had already expired
             raise InjectorError(f"app: reverting {self.params.fault} answered {response.status_code}")
         self._record.unlink(missing_ok=True)
+        self._record = None
 
     def describe(self) -> str:
         agent = f" on agent {self.params.agent_id}" if self.params.agent_id else ""
@@ -139,29 +164,23 @@ class AppInjector(Injector[AppParams]):
         """
         lines: list[str] = []
         failed: list[str] = []
-        folder = _records(context)
-        for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for path, undo in read_records(_records(context), "app", AppUndo.from_json, lambda r: r.run_id):
             try:
-                data = json.loads(record.read_text())
-                fault, url, token = str(data["fault"]), str(data["url"]), str(data["token"])
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                failed.append(f"unreadable record {record}: {error}")
-                continue
-            try:
-                response = _call("DELETE", f"{url}/{fault}", token)
+                response = _call("DELETE", f"{undo.url}/{undo.fault}", undo.token)
             except ChaosgateError as error:
-                if time.time() > float(data.get("expires_at") or math.inf):
-                    record.unlink(missing_ok=True)
-                    lines.append(f"app: {url} does not answer; {fault} had expired by itself anyway")
+                if time.time() > undo.expires_at:
+                    path.unlink(missing_ok=True)
+                    gone = f"{undo.fault} had expired by itself anyway"
+                    lines.append(f"app: {undo.url} does not answer; {gone}")
                 else:
-                    failed.append(f"{fault} at {url} not reverted ({error}); kept {record}")
+                    failed.append(f"{undo.fault} at {undo.url} not reverted ({error}); kept {path}")
                 continue
             if response.status_code not in (204, 404):  # 404: it had already expired
                 status = response.status_code
-                failed.append(f"{fault} at {url} not reverted (answered {status}); kept {record}")
+                failed.append(f"{undo.fault} at {undo.url} not reverted (answered {status}); kept {path}")
                 continue
-            record.unlink(missing_ok=True)
-            lines.append(f"app: reverted {fault} at {url}")
+            path.unlink(missing_ok=True)
+            lines.append(f"app: reverted {undo.fault} at {undo.url}")
         if failed:
             raise InjectorError("; ".join([*failed, *(f"(done: {line})" for line in lines)]))
         return lines

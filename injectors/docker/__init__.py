@@ -3,7 +3,7 @@
 from injectors.docker.client import ContainerGone, DockerEngine, NetworkAttachment, engine_errors
 from injectors.docker.injector import DockerInjector, cleanup_all, undo
 from injectors.docker.params import DockerParams
-from injectors.docker.state import UndoLog, UndoRecord, state_dir
+from injectors.docker.state import UndoLog, UndoRecord, undo_dir
 
 __all__ = [
     "ContainerGone",
@@ -15,6 +15,6 @@ __all__ = [
     "UndoRecord",
     "cleanup_all",
     "engine_errors",
-    "state_dir",
     "undo",
+    "undo_dir",
 ]

@@ -64,7 +64,7 @@ from injectors.docker.firewall import (
     run_tag_prefix,
 )
 from injectors.docker.params import DockerParams, format_memory, split_entry
-from injectors.docker.state import STATE_DIR_KEY, UndoLog, UndoRecord, state_dir
+from injectors.docker.state import UndoLog, UndoRecord, undo_dir
 
 CFS_PERIOD = 100_000
 """Microseconds; Docker's own default period for ``--cpus``."""
@@ -85,7 +85,7 @@ class DockerInjector(Injector[DockerParams]):
     def __init__(self, params: DockerParams, context: InjectionContext) -> None:
         super().__init__(params, context)
         self._applied: list[tuple[Path, UndoRecord]] = []
-        self.undo_log = UndoLog(state_dir(context.resources))
+        self.undo_log = UndoLog(undo_dir(context.state_dir))
 
     def resolve(self, name: str) -> str:
         """The container as the engine knows it: the target's resolution of the scenario's name."""
@@ -237,14 +237,13 @@ class DockerInjector(Injector[DockerParams]):
 
     @classmethod
     def cleanup(cls, context: InjectionContext) -> list[str]:
-        """Undo every change recorded in the state directory (``resources["state_dir"]`` or the default),
+        """Undo every change recorded under the context's state directory,
         then delete any ``chaosgate:`` iptables rule still on the host.
 
         The engine is contacted only for records of container changes, so a
         machine without Docker cleans up without an error.
         """
-        root = context.resources.get(STATE_DIR_KEY)
-        return cleanup_all(None, Path(root) if root else None)
+        return cleanup_all(None, context.state_dir)
 
     def describe(self) -> str:
         p = self.params
@@ -428,8 +427,8 @@ def cleanup_all(
     """Undo every change a docker fault left (after a SIGKILL); lines saying what was done.
 
     First every undo record, newest first, then every ``chaosgate:`` iptables
-    rule still there (:func:`sweep_partition_rules`). `state_root` is what the
-    runner passed as ``resources["state_dir"]``, if anything. Without an
+    rule still there (:func:`sweep_partition_rules`). `state_root` is the
+    runner's ``InjectionContext.state_dir`` (None: the default). Without an
     `engine`, the engine is contacted only for records of container changes.
 
     A record whose undo fails — the engine is unreachable, the engine refuses —
@@ -437,7 +436,7 @@ def cleanup_all(
     every other record was handled: an engine that is down has not undone
     anything, so it is an error here, never "nothing to clean".
     """
-    log = UndoLog(state_dir({STATE_DIR_KEY: str(state_root)} if state_root is not None else None))
+    log = UndoLog(undo_dir(state_root))
     done, failed = [], []
     for path, record in log.records(run_id):
         try:

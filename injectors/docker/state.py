@@ -11,8 +11,8 @@ The same applies to a partition, whose change is a set of iptables rules on
 the host: the record names the chain and the tag of its rules.
 
 The files live under the state root every injector shares
-(:func:`chaosgate.state.default_state_dir`: ``context.resources["state_dir"]``,
-then ``$CHAOSGATE_STATE_DIR``, then ``$XDG_STATE_HOME/chaosgate``), in a
+(``context.state_dir``; without a context :func:`chaosgate.state.default_state_dir`:
+``$CHAOSGATE_STATE_DIR``, then ``$XDG_STATE_HOME/chaosgate``), in a
 ``docker/`` sub-directory. A run directory that is not found by ``cleanup``
 would defeat the point, so runners that set ``state_dir`` should pass the same
 directory to :func:`~injectors.docker.injector.cleanup_all`.
@@ -21,7 +21,6 @@ directory to :func:`~injectors.docker.injector.cleanup_all`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,12 @@ from typing import Any
 from chaosgate.state import default_state_dir
 from chaosgate.undo import read_records, write_record
 
-STATE_DIR_KEY = "state_dir"
 SUBDIR = "docker"
 
 
-def state_dir(resources: Mapping[str, str] | None = None) -> Path:
+def undo_dir(state_root: Path | None = None) -> Path:
     """The directory for docker undo records (see the module docstring for the order)."""
-    return default_state_dir((resources or {}).get(STATE_DIR_KEY)) / SUBDIR
+    return default_state_dir(state_root) / SUBDIR
 
 
 @dataclass(frozen=True)

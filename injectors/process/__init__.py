@@ -2,7 +2,7 @@
 
 from injectors.process.injector import ProcessInjector, cleanup_all, record_path, undo
 from injectors.process.params import ProcessParams
-from injectors.process.state import ProcessUndo, UndoLog, state_dir
+from injectors.process.state import ProcessUndo, UndoLog, undo_dir
 
 __all__ = [
     "ProcessInjector",
@@ -11,6 +11,6 @@ __all__ = [
     "UndoLog",
     "cleanup_all",
     "record_path",
-    "state_dir",
     "undo",
+    "undo_dir",
 ]

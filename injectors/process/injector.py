@@ -10,7 +10,7 @@ kill       a signal (default SIGKILL) to the group; waits for the       start it
 terminate  SIGTERM, then SIGKILL after `timeout` seconds                the same as kill
 =========  ==========================================================  ==========================
 
-The process is found through its :class:`~targets.process.ProcessRecord`,
+The process is found through its :class:`~chaosgate.process_records.ProcessRecord`,
 whose path the target gives as ``context.resources["process:<name>"]``. A
 restart rewrites that record with the new pid, which the target's
 ``ManagedProcess`` follows. A signal that did not end the process (``kill``
@@ -30,15 +30,9 @@ from typing import ClassVar
 
 from chaosgate.exceptions import ChaosgateError, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
+from chaosgate.process_records import ProcessRecord, process_alive, signal_group, start_from_record, wait_gone
 from injectors.process.params import ProcessParams
-from injectors.process.state import STATE_DIR_KEY, ProcessUndo, UndoLog, state_dir
-from targets.process import (
-    ProcessRecord,
-    process_alive,
-    signal_group,
-    start_from_record,
-    wait_gone,
-)
+from injectors.process.state import ProcessUndo, UndoLog, undo_dir
 
 RESOURCE_PREFIX = "process:"
 _EXIT_WAIT = {"SIGKILL": 10.0}
@@ -68,7 +62,7 @@ class ProcessInjector(Injector[ProcessParams]):
 
     def __init__(self, params: ProcessParams, context: InjectionContext) -> None:
         super().__init__(params, context)
-        self.undo_log = UndoLog(state_dir(context.resources))
+        self.undo_log = UndoLog(undo_dir(context.state_dir))
         self._applied: tuple[Path, ProcessUndo] | None = None
         self.last_undo = ""
         """What the last revert did, in words."""
@@ -118,8 +112,7 @@ class ProcessInjector(Injector[ProcessParams]):
     @classmethod
     def cleanup(cls, context: InjectionContext) -> list[str]:
         """Continue frozen groups and restart killed processes that a SIGKILLed run left recorded."""
-        root = context.resources.get(STATE_DIR_KEY)
-        return cleanup_all(Path(root) if root else None)
+        return cleanup_all(context.state_dir)
 
     def describe(self) -> str:
         p = self.params
@@ -168,7 +161,7 @@ def cleanup_all(state_root: Path | None = None, run_id: str | None = None) -> li
     A record whose undo fails is kept (the next cleanup tries again) and the
     failures are raised together once every other record was handled.
     """
-    log = UndoLog(state_dir({STATE_DIR_KEY: str(state_root)} if state_root is not None else None))
+    log = UndoLog(undo_dir(state_root))
     done, failed = [], []
     for path, record in log.records(run_id):
         try:

@@ -5,7 +5,7 @@ signal the injector writes one JSON file saying how to undo it (continue the
 group, or start the process again from its record), and deletes it once the
 revert succeeded. ``chaosgate cleanup`` applies every file left behind.
 
-Where the files live, first match wins: ``context.resources["state_dir"]``,
+Where the files live, first match wins: ``context.state_dir``,
 the ``CHAOSGATE_STATE_DIR`` environment variable, ``$XDG_STATE_HOME/chaosgate``
 (default ``~/.local/state/chaosgate``); always in a ``process/`` sub-directory
 (the docker injector uses ``docker/`` under the same root).
@@ -22,13 +22,12 @@ from typing import Any
 from chaosgate.state import default_state_dir
 from chaosgate.undo import read_records, write_record
 
-STATE_DIR_KEY = "state_dir"
 SUBDIR = "process"
 
 
-def state_dir(resources: Mapping[str, str] | None = None) -> Path:
+def undo_dir(state_root: Path | None = None) -> Path:
     """The directory for process undo records (see the module docstring for the order)."""
-    return default_state_dir((resources or {}).get(STATE_DIR_KEY)) / SUBDIR
+    return default_state_dir(state_root) / SUBDIR
 
 
 @dataclass(frozen=True)

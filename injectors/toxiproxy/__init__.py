@@ -1,10 +1,20 @@
 """Network faults through Toxiproxy: the injector, its parameter models and chaosgate's REST client."""
 
 from injectors.toxiproxy.client import Proxy, Toxic, ToxiproxyClient, ToxiproxyConflict, ToxiproxyNotFound
-from injectors.toxiproxy.injector import CleanupResult, ToxiproxyInjector, ToxiproxyParams, cleanup_all
+from injectors.toxiproxy.injector import (
+    DEFAULT_URL,
+    SERVER_RESOURCE,
+    CleanupResult,
+    ToxiproxyInjector,
+    ToxiproxyParams,
+    cleanup_all,
+    server_url,
+)
 from injectors.toxiproxy.toxics import TOXIC_MODELS, ToxicSpec
 
 __all__ = [
+    "DEFAULT_URL",
+    "SERVER_RESOURCE",
     "TOXIC_MODELS",
     "CleanupResult",
     "Proxy",
@@ -16,4 +26,5 @@ __all__ = [
     "ToxiproxyNotFound",
     "ToxiproxyParams",
     "cleanup_all",
+    "server_url",
 ]

@@ -12,6 +12,10 @@ any local state:
   disables the proxy. Revert re-enables the proxy and then removes the marker;
   :func:`cleanup_all` re-enables every proxy that still carries a marker.
   A proxy that was already disabled before the fault is left as it was.
+
+The server is a resource the target publishes like any other:
+``resources["toxiproxy"]`` is its API URL (:data:`SERVER_RESOURCE`), and
+without one the injector uses Toxiproxy's default, :data:`DEFAULT_URL`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -31,6 +36,8 @@ from injectors.toxiproxy.toxics import LatencyAttributes, LatencyToxic, ToxicSpe
 
 PREFIX = "chaosgate_"
 DOWN_SUFFIX = "_down"
+SERVER_RESOURCE = "toxiproxy"
+DEFAULT_URL = "http://127.0.0.1:8474"
 _NAME_ATTEMPTS = 10
 
 _sequence = itertools.count(1)
@@ -45,6 +52,11 @@ def _next_number() -> int:
 
 def _safe_run_id(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", run_id).strip("-") or "run"
+
+
+def server_url(resources: Mapping[str, str]) -> str:
+    """The Toxiproxy API the target published, or Toxiproxy's default address."""
+    return resources.get(SERVER_RESOURCE) or DEFAULT_URL
 
 
 class ToxiproxyParams(InjectorParams):
@@ -97,7 +109,7 @@ class ToxiproxyInjector(Injector[ToxiproxyParams]):
         return self._marker_name
 
     def _client(self) -> ToxiproxyClient:
-        return ToxiproxyClient(self.context.toxiproxy_url)
+        return ToxiproxyClient(server_url(self.context.resources))
 
     def _add_named(self, client: ToxiproxyClient, spec: ToxicSpec, suffix: str = "") -> str:
         """Add a toxic named ``chaosgate_<run>_<n>``; on a clash (another process) try the next n."""
@@ -150,10 +162,11 @@ class ToxiproxyInjector(Injector[ToxiproxyParams]):
         """Remove every ``chaosgate_`` toxic of any run and re-enable the proxies they took down.
 
         Raises :class:`~chaosgate.exceptions.ComponentMissing` when no server
-        answers at ``context.toxiproxy_url``: then there is nothing to clean,
-        since Toxiproxy keeps proxies and toxics in memory.
+        answers at the context's ``toxiproxy`` resource (or the default
+        address): then there is nothing to clean, since Toxiproxy keeps
+        proxies and toxics in memory.
         """
-        with ToxiproxyClient(context.toxiproxy_url) as client:
+        with ToxiproxyClient(server_url(context.resources)) as client:
             return cleanup_all(client).lines()
 
     def describe(self) -> str:

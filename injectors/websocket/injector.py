@@ -32,7 +32,7 @@ from chaosgate.exceptions import ComponentMissing, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
 from injectors.websocket.client import WsProxyClient, WsProxyConflict
 from injectors.websocket.faults import FaultSpec
-from injectors.websocket.state import FaultLog, FaultRecord, state_dir
+from injectors.websocket.state import FaultLog, FaultRecord, undo_dir
 
 PREFIX = "chaosgate_"
 RESOURCE_PREFIX = "wsproxy:"
@@ -99,7 +99,7 @@ class WebSocketInjector(Injector[WebSocketParams]):
         super().__init__(params, context)
         self._fault_name: str | None = None
         self._record: Path | None = None
-        self.fault_log = FaultLog(state_dir(context.resources))
+        self.fault_log = FaultLog(undo_dir(context.state_dir))
         self.final_counters: dict[str, int] = {}
         """What the fault did (frames seen, dropped…), as the proxy reported it on revert."""
 
@@ -152,7 +152,7 @@ class WebSocketInjector(Injector[WebSocketParams]):
         A proxy that does not answer has nothing to clean: faults live in its memory.
         """
         done: list[str] = []
-        log = FaultLog(state_dir(context.resources))
+        log = FaultLog(undo_dir(context.state_dir))
         for path, record in log.records():
             try:
                 with WsProxyClient(record.control_url) as client:

@@ -12,8 +12,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from chaosgate.ports import LOOPBACK, free_port
+from chaosgate.processes import ManagedProcess
 from injectors.websocket.injector import RESOURCE_PREFIX
-from targets.process import LOOPBACK, ManagedProcess, free_port
 
 
 class WebSocketProxyProcess:

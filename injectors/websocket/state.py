@@ -11,21 +11,18 @@ injectors (:func:`chaosgate.state.default_state_dir`), in ``websocket/``.
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from chaosgate.exceptions import InjectorError
 from chaosgate.state import default_state_dir
+from chaosgate.undo import read_records, write_record
 
-STATE_DIR_KEY = "state_dir"
 SUBDIR = "websocket"
 
 
-def state_dir(resources: Mapping[str, str] | None = None) -> Path:
-    return default_state_dir((resources or {}).get(STATE_DIR_KEY)) / SUBDIR
+def undo_dir(state_root: Path | None = None) -> Path:
+    """The directory for websocket fault records, under `state_root` or the default state root."""
+    return default_state_dir(state_root) / SUBDIR
 
 
 @dataclass(frozen=True)
@@ -36,37 +33,28 @@ class FaultRecord:
     control_url: str
     fault: str
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FaultRecord:
+        data = json.loads(text)
+        return cls(str(data["run_id"]), str(data["control_url"]), str(data["fault"]))
+
 
 class FaultLog:
-    """One file per fault, written atomically, named after the fault."""
+    """The directory of fault records: one file per fault (:mod:`chaosgate.undo`)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def write(self, record: FaultRecord) -> Path:
-        path = self.directory / f"{time.time_ns()}-{record.fault}.json"
-        tmp = path.with_suffix(".tmp")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(asdict(record), sort_keys=True))
-            os.replace(tmp, path)
-        except OSError as error:
-            raise InjectorError(f"websocket: cannot write the fault record {path}: {error}") from error
-        return path
+        return write_record(self.directory, "websocket", record.run_id, record.fault, record.to_json())
 
     @staticmethod
     def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
-    def records(self) -> list[tuple[Path, FaultRecord]]:
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for path in sorted(self.directory.glob("*.json")):
-            try:
-                data = json.loads(path.read_text())
-                record = FaultRecord(str(data["run_id"]), str(data["control_url"]), str(data["fault"]))
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise InjectorError(f"websocket: unreadable fault record {path}: {error}") from error
-            found.append((path, record))
-        return found
+    def records(self, run_id: str | None = None) -> list[tuple[Path, FaultRecord]]:
+        """Every record left behind (of one run, if given), newest first."""
+        return read_records(self.directory, "websocket", FaultRecord.from_json, lambda r: r.run_id, run_id)

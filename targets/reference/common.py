@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from chaosgate.exceptions import TargetError
+from injectors.toxiproxy import SERVER_RESOURCE
 from injectors.websocket.process import WebSocketProxyProcess
 
 EVENTS_PATH = "/api/v1/events"
@@ -16,15 +17,19 @@ CHAOS_PATH = "/api/v1/chaos"
 PROXIES = ("postgres", "redis", "api")
 
 
-def resources_common(wsproxy: WebSocketProxyProcess, chaos_token: str, api_direct_url: str) -> dict[str, str]:
+def resources_common(
+    toxiproxy_url: str, wsproxy: WebSocketProxyProcess, chaos_token: str, api_direct_url: str
+) -> dict[str, str]:
     """The names scenarios use, the same in both runtimes.
 
-    ``proxy:<role>`` → Toxiproxy proxy; ``wsproxy:events`` → the frame proxy's control
-    URL and ``ws_url:events`` → where WebSocket clients connect through it; the chaos
-    control endpoint and the API itself are given directly (not through the `api`
-    proxy), so an app fault can be reverted while the proxy is down.
+    ``toxiproxy`` → the Toxiproxy API; ``proxy:<role>`` → Toxiproxy proxy;
+    ``wsproxy:events`` → the frame proxy's control URL and ``ws_url:events`` → where
+    WebSocket clients connect through it; the chaos control endpoint and the API itself
+    are given directly (not through the `api` proxy), so an app fault can be reverted
+    while the proxy is down.
     """
     return {
+        SERVER_RESOURCE: toxiproxy_url,
         **{f"proxy:{role}": role for role in PROXIES},
         **wsproxy.resources,
         "ws_url:events": wsproxy.url + EVENTS_PATH,

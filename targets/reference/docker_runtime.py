@@ -26,10 +26,10 @@ import time
 from typing import Any
 
 from chaosgate.exceptions import ComponentMissing, TargetError
+from chaosgate.ports import LOOPBACK, wait_for_port
 from chaosgate.target import Deployment
-from injectors.toxiproxy.client import ToxiproxyClient
+from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, wait_for_port
 from targets.reference.common import resources_common, wait_healthy
 from targets.reference.images import ImageBuilder, ImageSet
 from targets.reference.stack import StackRecord
@@ -108,7 +108,7 @@ class DockerStack:
                 ),
             }
             toxiproxy_url = f"http://{LOOPBACK}:{published['toxiproxy'][TOXIPROXY_PORT]}"
-            record.update(toxiproxy_url=toxiproxy_url)
+            record.update(resources={SERVER_RESOURCE: toxiproxy_url})  # faults may go there from now on
             self._proxies(toxiproxy_url, names)
             token = secrets.token_urlsafe(24)
             environment = {
@@ -137,7 +137,7 @@ class DockerStack:
             sdk.close()
         direct_api = f"http://{LOOPBACK}:{published['api'][8000]}"
         resources = {
-            **resources_common(self._wsproxy, token, direct_api),
+            **resources_common(toxiproxy_url, self._wsproxy, token, direct_api),
             **{f"container:{role}": container for role, container in names.items()},
             "network": network,
             "runtime": "docker",
@@ -145,7 +145,7 @@ class DockerStack:
             "postgres_dsn": f"postgresql://prism@{LOOPBACK}:{published['postgres'][5432]}/prism",
             "redis_url": f"redis://{LOOPBACK}:{published['redis'][6379]}/0",
         }
-        return Deployment(self.name, base_url, toxiproxy_url, resources, f"{base_url}/openapi.json")
+        return Deployment(self.name, base_url, resources, f"{base_url}/openapi.json")
 
     def _run(  # noqa: PLR0917 - one call per container, read side by side
         self,

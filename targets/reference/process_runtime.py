@@ -21,10 +21,11 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
+from chaosgate.processes import ManagedProcess
 from chaosgate.target import Deployment
-from injectors.toxiproxy.client import ToxiproxyClient
+from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 from injectors.websocket.process import WebSocketProxyProcess
-from targets.process import LOOPBACK, ManagedProcess, free_port, wait_for_port
 from targets.reference.common import resources_common, wait_healthy
 from targets.reference.stack import StackRecord
 from targets.services import PostgresServer, RedisServer, api_environment, api_process
@@ -65,7 +66,7 @@ class ProcessStack:
         ).start()
         record.component("toxiproxy", pid=self._toxiproxy.pid, pgid=self._toxiproxy.pid)
         toxiproxy_url = f"http://{LOOPBACK}:{toxi_port}"
-        record.update(toxiproxy_url=toxiproxy_url)
+        record.update(resources={SERVER_RESOURCE: toxiproxy_url})  # faults may go there from now on
 
         self._postgres = PostgresServer(self.logs)
         record.component("postgres", port=self._postgres.port, program="postgres")
@@ -105,7 +106,7 @@ class ProcessStack:
         wait_healthy(base_url, self.timeout, lambda: self._api.log_tail() if self._api else "")
 
         resources = {
-            **resources_common(self._wsproxy, token, f"http://{LOOPBACK}:{api_port}"),
+            **resources_common(toxiproxy_url, self._wsproxy, token, f"http://{LOOPBACK}:{api_port}"),
             **{f"process:{role}": str(self._record_path(role)) for role in ("api", "postgres", "redis")},
             "runtime": "process",
             "stack": record.stack_id,
@@ -113,7 +114,7 @@ class ProcessStack:
             "redis_url": self._redis.url,
             "logs": str(self.logs),
         }
-        return Deployment(self.name, base_url, toxiproxy_url, resources, f"{base_url}/openapi.json")
+        return Deployment(self.name, base_url, resources, f"{base_url}/openapi.json")
 
     def _record_path(self, role: str) -> Path:
         return self.record.folder / "processes" / f"{role}.json"

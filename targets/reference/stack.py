@@ -36,8 +36,9 @@ from typing import Any
 import psutil
 
 from chaosgate.exceptions import TargetError
+from chaosgate.private_files import write_private
+from chaosgate.process_records import ProcessRecord, process_alive, stop_group, wait_gone
 from chaosgate.target import Deployment
-from targets.process import ProcessRecord, process_alive, stop_group, wait_gone
 
 PREFIX = "reference-"
 STOP_ORDER = ("wsproxy", "api", "toxiproxy", "redis", "postgres")
@@ -82,7 +83,7 @@ class StackRecord:
                 "paths": [],
                 "containers": [],
                 "network": None,
-                "toxiproxy_url": None,
+                "resources": {},
                 "deployment": None,
             },
         )
@@ -125,23 +126,13 @@ class StackRecord:
         saved = self.data.get("deployment")
         if not saved:
             return None
-        return Deployment(
-            saved["name"],
-            saved["base_url"],
-            saved["toxiproxy_url"],
-            dict(saved["resources"]),
-            saved.get("openapi"),
-        )
+        resources = dict(self.data.get("resources") or {})
+        return Deployment(saved["name"], saved["base_url"], resources, saved.get("openapi"))
 
     # -- writing ---------------------------------------------------------------------------------
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self.data, out, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True))
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
@@ -157,13 +148,12 @@ class StackRecord:
         self.save()
 
     def set_deployment(self, deployment: Deployment) -> None:
+        """Publish the deployment; its resources where ``chaosgate cleanup`` looks for them."""
         self.update(
-            toxiproxy_url=deployment.toxiproxy_url,
+            resources=dict(deployment.resources),
             deployment={
                 "name": deployment.name,
                 "base_url": deployment.base_url,
-                "toxiproxy_url": deployment.toxiproxy_url,
-                "resources": dict(deployment.resources),
                 "openapi": deployment.openapi,
             },
         )

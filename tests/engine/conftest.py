@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from chaosgate.ports import free_port
+from chaosgate.processes import ManagedProcess
 from injectors.toxiproxy.client import ToxiproxyClient
-from targets.process import ManagedProcess
 
 DEMO = Path(__file__).resolve().parents[1] / "support" / "demo_service.py"
 

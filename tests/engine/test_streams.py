@@ -11,7 +11,7 @@ import pytest
 
 from chaosgate.engine.streams import Delivery, StreamLog
 from chaosgate.ports import free_port
-from targets.process import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from tests.engine.conftest import RELAXED_SLA, Workspace
 
 EVENTS = Path(__file__).resolve().parents[1] / "support" / "demo_events.py"

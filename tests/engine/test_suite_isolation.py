@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chaosgate.ports import free_port
-from targets.process import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from tests.engine.conftest import DEMO, RELAXED_SLA, Workspace
 
 READY = [{"name": "health", "request": {"path": "/health"}, "expect": {"status": 200}}]

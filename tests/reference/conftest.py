@@ -18,8 +18,9 @@ import pytest
 from prism_stack import BREAKER_RESET, CHAOS_TOKEN, DB_TIMEOUT, POSTGRES_PROXY, REDIS_PROXY, PrismStack
 
 from chaosgate.exceptions import ChaosgateError
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
+from chaosgate.processes import ManagedProcess
 from injectors.toxiproxy.client import ToxiproxyClient
-from targets.process import LOOPBACK, ManagedProcess, free_port, wait_for_port
 from targets.services import PostgresServer, RedisServer, api_environment, api_process
 
 

@@ -17,8 +17,8 @@ import asyncpg
 import httpx
 import pytest
 
+from chaosgate.processes import ManagedProcess
 from injectors.toxiproxy.client import ToxiproxyClient
-from targets.process import ManagedProcess
 
 POSTGRES_PROXY = "prism_postgres"
 REDIS_PROXY = "prism_redis"

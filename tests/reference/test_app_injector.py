@@ -19,11 +19,8 @@ from tests.reference.prism_stack import CHAOS_TOKEN, PrismStack, assert_envelope
 def context(prism: PrismStack, state: Path, token: str = CHAOS_TOKEN) -> InjectionContext:
     return InjectionContext(
         run_id=f"t{uuid.uuid4().hex[:6]}",
-        resources={
-            "chaos_url": f"{prism.base_url}/api/v1/chaos",
-            "chaos_token": token,
-            "state_dir": str(state),
-        },
+        state_dir=state,
+        resources={"chaos_url": f"{prism.base_url}/api/v1/chaos", "chaos_token": token},
     )
 
 
@@ -45,7 +42,7 @@ def test_storage_corruption_is_injected_and_reverted(
 def test_a_wrong_token_or_no_endpoint_is_an_injector_error(prism: PrismStack, tmp_path: Path) -> None:
     with pytest.raises(InjectorError, match="refused the chaos token"):
         AppInjector(AppParams(fault="agent_busy"), context(prism, tmp_path, token="wrong")).inject()
-    bare = InjectionContext(run_id="r", resources={"state_dir": str(tmp_path)})
+    bare = InjectionContext(run_id="r", state_dir=tmp_path)
     with pytest.raises(InjectorError, match="publishes no chaos endpoint"):
         AppInjector(AppParams(fault="agent_busy"), bare).inject()
 
@@ -53,15 +50,15 @@ def test_a_wrong_token_or_no_endpoint_is_an_injector_error(prism: PrismStack, tm
 def test_cleanup_reverts_what_a_killed_run_left(prism: PrismStack, api: httpx.Client, tmp_path: Path) -> None:
     chaos_url = f"{prism.base_url}/api/v1/chaos"
     script = (
-        "import sys; from chaosgate.injector import InjectionContext;"
+        "import sys; from pathlib import Path; from chaosgate.injector import InjectionContext;"
         "from injectors.app import AppInjector, AppParams;"
-        f"ctx = InjectionContext(run_id='killed', resources={{'chaos_url': {chaos_url!r},"
-        f" 'chaos_token': {CHAOS_TOKEN!r}, 'state_dir': {str(tmp_path)!r}}});"
+        f"ctx = InjectionContext(run_id='killed', state_dir=Path({str(tmp_path)!r}),"
+        f" resources={{'chaos_url': {chaos_url!r}, 'chaos_token': {CHAOS_TOKEN!r}}});"
         "AppInjector(AppParams(fault='storage_corruption'), ctx).inject(); sys.exit(0)"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)  # exits without reverting
     assert_envelope(api.post("/api/v1/agents", json={"name": "x"}, headers=prism.headers("operator")), 500)
-    lines = AppInjector.cleanup(InjectionContext(run_id="cleanup", resources={"state_dir": str(tmp_path)}))
+    lines = AppInjector.cleanup(InjectionContext(run_id="cleanup", state_dir=tmp_path))
     assert lines == [f"app: reverted storage_corruption at {prism.base_url}/api/v1/chaos/faults"]
     prism.wait_healthy(seconds=5.0)
     assert (

@@ -68,7 +68,7 @@ def control(wsproxy: WebSocketProxyProcess) -> Iterator[WsProxyClient]:
 
 
 def injector(wsproxy: WebSocketProxyProcess, fault: dict[str, Any], state_dir: Path) -> WebSocketInjector:
-    context = InjectionContext("ws-reference", resources={**wsproxy.resources, "state_dir": str(state_dir)})
+    context = InjectionContext("ws-reference", state_dir=state_dir, resources=wsproxy.resources)
     return WebSocketInjector(WebSocketParams.model_validate({"proxy": "events", "fault": fault}), context)
 
 

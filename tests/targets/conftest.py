@@ -15,8 +15,8 @@ import httpx
 import psutil
 import pytest
 
+from chaosgate.process_records import process_alive
 from chaosgate.target import Target, load_target
-from targets.process import process_alive
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHAOSGATE = [sys.executable, "-m", "chaosgate"]

@@ -69,7 +69,7 @@ def test_docker_stack_serves_fails_over_on_a_paused_database_and_leaves_nothing(
         operator = {"Authorization": f"Bearer {token(deployment.base_url, 'operator')}"}
         with httpx.Client(base_url=deployment.base_url, timeout=10, trust_env=False) as client:
             assert client.get("/api/v1/system/health").json()["status"] == "healthy"
-            with ToxiproxyClient(deployment.toxiproxy_url) as toxiproxy:
+            with ToxiproxyClient(deployment.resources["toxiproxy"]) as toxiproxy:
                 toxiproxy.add_toxic("api", name="test_latency", type="latency", attributes={"latency": 300})
                 slowed = min(timed_get(client, "/api/v1/system/health") for _ in range(3))
                 toxiproxy.remove_toxic("api", "test_latency")

@@ -54,7 +54,7 @@ def test_up_serves_through_the_proxies_and_down_leaves_nothing(state_dir: Path) 
         deployment = target.up()
         assert set(deployment.resources) >= EXPECTED_RESOURCES
         assert deployment.resources["runtime"] == "process"
-        with ToxiproxyClient(deployment.toxiproxy_url) as toxiproxy:
+        with ToxiproxyClient(deployment.resources["toxiproxy"]) as toxiproxy:
             proxies = toxiproxy.list_proxies()
             assert {deployment.resources[f"proxy:{n}"] for n in ("postgres", "redis", "api")} <= set(proxies)
             assert deployment.base_url.endswith(f":{proxies['api'].listen_port}")
@@ -97,9 +97,7 @@ def test_up_serves_through_the_proxies_and_down_leaves_nothing(state_dir: Path) 
 
 def test_the_process_injector_kills_and_restarts_the_api_from_its_record(state_dir: Path) -> None:
     with reference(state_dir) as deployment:
-        context = InjectionContext(
-            "proc", deployment.toxiproxy_url, {**deployment.resources, "state_dir": str(state_dir)}
-        )
+        context = InjectionContext("proc", state_dir=state_dir, resources=deployment.resources)
         injector = ProcessInjector(
             ProcessParams.model_validate({"process": "api", "action": "kill"}), context
         )
