@@ -20,8 +20,6 @@ from chaosgate.scenario.loader import LoadedScenario
 from chaosgate.scenario.model import Load, RequestExpectation, Scenario
 from chaosgate.scenario.quantities import format_duration
 
-DEFAULT_EVERY = 0.1
-
 
 @dataclass(frozen=True)
 class PlannedFault:
@@ -108,7 +106,7 @@ def _probes(scenario: Scenario) -> list[ProbeSpec]:
                 name = f"expect.{window}[{index}]"
                 # Only a `during` expectation describes a degraded answer that was asked for.
                 asked = window == "during"
-                probes.append(ProbeSpec(name, expectation.request, expectation, DEFAULT_EVERY, asked))
+                probes.append(ProbeSpec(name, expectation.request, expectation, expectation.every, asked))
     return probes
 
 

@@ -221,6 +221,11 @@ class RequestExpectation(ExpectationBase, ResponseCheck):
     """Every sample of this request in the window must match."""
 
     request: Request
+    every: Duration = Field(
+        default=0.1,
+        gt=0,
+        description="How often the request is sampled; writes that create records may want less than 10 Hz.",
+    )
 
 
 class MetricExpectation(ExpectationBase):
