@@ -30,10 +30,13 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may use: an HTTP client bound to the target, and the run's samples."""
+    """What a check may use: an HTTP client bound to the target, the run's samples by source
+    (probe name, ``expect.during[0]``, ``load``...), and the resources the target published
+    (e.g. ``postgres_dsn``, to verify against the store itself what the API claimed)."""
 
     client: httpx.Client
     samples: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, str] = field(default_factory=dict)
 
 
 CheckFunction = Callable[..., CheckResult]

@@ -18,6 +18,7 @@ from chaosgate.checks import CheckContext, resolve
 from chaosgate.engine.http import Clock, perform, verify_tls
 from chaosgate.exceptions import InfrastructureError, SteadyStateAborted
 from chaosgate.scenario.model import CheckExpectation, Probe, Scenario
+from chaosgate.scenario.templating import render
 from chaosgate.unexpected import describe
 
 STEADY_ATTEMPTS = 3
@@ -66,19 +67,27 @@ async def check_steady_state(
 
 
 def run_checks(
-    scenario: Scenario, base_url: str, samples: Mapping[str, Any]
+    scenario: Scenario,
+    base_url: str,
+    samples: Mapping[str, Any],
+    *,
+    resources: Mapping[str, str],
+    context: Mapping[str, Any],
 ) -> dict[str, tuple[bool, str, str]]:
-    """Call every registered check of the scenario (synchronously, in a worker thread)."""
+    """Call every registered check of the scenario (synchronously, in a worker thread).
+
+    A check's `args` may use `${setup...}` references like any other string of the scenario.
+    """
     results: dict[str, tuple[bool, str, str]] = {}
     with httpx.Client(base_url=base_url, timeout=10.0, verify=verify_tls(base_url)) as client:
-        ctx = CheckContext(client=client, samples=samples)
+        ctx = CheckContext(client=client, samples=samples, resources=resources)
         for window in ("before", "during", "after"):
             for index, exp in enumerate(getattr(scenario.expect, window)):
                 if not isinstance(exp, CheckExpectation):
                     continue
                 ident = f"{window}[{index}]"
                 try:
-                    outcome = resolve(exp.check)(ctx, **exp.args)
+                    outcome = resolve(exp.check)(ctx, **render(dict(exp.args), context))
                 except Exception as error:
                     # A check that raises measured nothing: failing its expectation would blame the
                     # target for a bug in the check, so the scenario is an error instead.

@@ -136,8 +136,16 @@ class ScenarioRunner:
             self.observation.steady_after = await check_steady_state(
                 client, self.plan.scenario.steady_state, pre, self.context
             )
+            by_source: dict[str, list[Sample]] = {}
+            for sample in self.observation.samples:
+                by_source.setdefault(sample.source, []).append(sample)
             self.observation.checks = await asyncio.to_thread(
-                run_checks, self.plan.scenario, self.deployment.base_url, {}
+                run_checks,
+                self.plan.scenario,
+                self.deployment.base_url,
+                by_source,
+                resources=self.deployment.resources,
+                context=self.context,
             )
         finally:
             self._phase("teardown", pre)
