@@ -18,8 +18,8 @@ rootfs        ``debootstrap --variant=minbase --include=<rootfs/packages.txt>`` 
 postgres      rootfs + a ready cluster with database ``prism`` (``images/postgres``)
 redis         rootfs + ``redis-server`` as its command (``images/redis``)
 toxiproxy     the Debian base + the host's ``toxiproxy-server`` binary
-api           the Debian base + wheels built on the host (``pip wheel``, versions pinned by
-              the project's ``uv.lock``, as in the host's ``.venv``) + ``reference_impl/``
+api           the Debian base + wheels built on the host (``pip wheel`` of ``api/requirements.lock``,
+              the versions of the host's ``.venv``, hashes checked) + ``reference_impl/``
 ============  ==========================================================================
 
 Build contexts are under ``targets/images/``; downloads (``.deb`` files,
@@ -47,11 +47,12 @@ from typing import Any
 from chaosgate.exceptions import ComponentMissing, TargetError
 from targets.reference.rootfs import build_rootfs, docker_import
 from targets.reference.stack import file_lock
-from targets.reference.wheels import build_wheelhouse, locked_pins, read_requirements
+from targets.reference.wheels import LOCK_FIX, build_wheelhouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = PROJECT_ROOT / "targets" / "images"
-LOCK_FILE = PROJECT_ROOT / "uv.lock"
+API_LOCK = IMAGES_DIR / "api" / "requirements.lock"
+API_PYTHON = IMAGES_DIR / "api" / "python-version"
 BASE_IMAGE = "chaosgate/debian:bookworm"
 LABEL = "chaosgate.image"
 REPOSITORIES = {
@@ -169,20 +170,28 @@ class ImageBuilder:
         cached.write_text(version + "\n")
         return version
 
+    def _check_api_python(self) -> None:
+        """The API lock's markers were decided for ``api/python-version``; the base image must run it."""
+        locked = API_PYTHON.read_text().strip()
+        actual = self.python_version()
+        if actual != locked:
+            raise TargetError(
+                f"{BASE_IMAGE} runs Python {actual}, {API_LOCK.relative_to(PROJECT_ROOT)} is for {locked}: "
+                f"write {actual} into {API_PYTHON.relative_to(PROJECT_ROOT)} and {LOCK_FIX}"
+            )
+
     def tags(self) -> dict[str, str]:
         """role → ``repository:content-hash`` for every image of the stack."""
         base = self._base_id()
         files = {role: _tree_digest(IMAGES_DIR / role) for role in REPOSITORIES}
         rootfs = _digest("rootfs-v1", files["rootfs"])
         rootfs_tag = f"{REPOSITORIES['rootfs']}:{rootfs}"
-        api_requirements = read_requirements(IMAGES_DIR / "api" / "requirements.txt")
-        pins = "\n".join(locked_pins(LOCK_FILE, api_requirements, self.python_version()))
         hashes = {
             "rootfs": rootfs,
             "postgres": _digest(rootfs_tag, files["postgres"]),
             "redis": _digest(rootfs_tag, files["redis"]),
             "toxiproxy": _digest(base, files["toxiproxy"], _file_digest(toxiproxy_binary())),
-            "api": _digest(base, files["api"], pins, _tree_digest(PROJECT_ROOT / "reference_impl")),
+            "api": _digest(base, files["api"], _tree_digest(PROJECT_ROOT / "reference_impl")),
         }
         return {role: f"{REPOSITORIES[role]}:{value}" for role, value in hashes.items()}
 
@@ -209,11 +218,11 @@ class ImageBuilder:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 wheels: Future[Path] | None = None
                 if "api" in missing:  # download wheels while debootstrap runs
+                    self._check_api_python()
                     wheels = pool.submit(
                         build_wheelhouse,
                         IMAGES_DIR / "api" / "requirements.txt",
-                        LOCK_FILE,
-                        self.python_version(),
+                        API_LOCK,
                         cache_dir() / "wheelhouse",
                         self.log,
                     )

@@ -1,13 +1,14 @@
-"""Wheels for the API image, built on the host at the versions of the project's uv.lock.
+"""Wheels for the API image, built on the host from ``targets/images/api/requirements.lock``.
 
 A container reaches no package index, so ``pip wheel`` runs here (through
 the host's ordinary pip configuration) and the image installs with
-``--no-index --find-links``. The versions come from ``uv.lock``, the same
-file the host's ``.venv`` is installed from (``ci/install.sh``), so the API
-in a container runs what the reference tests run against:
-:func:`locked_pins` walks the requirement closure of ``requirements.txt``
-through the lock. A wheelhouse is cached by the hash of its pins, so it is
-downloaded once.
+``--no-index --find-links``. The image's lock is the closure of its
+``requirements.txt`` (and pip, which installs it) for the image's Python,
+``python-version`` beside it, at the versions of the project's
+``requirements.lock``, which the host's ``.venv`` is installed from: the API
+in a container runs what the reference tests run against. ``ci/lock.sh``
+writes both locks. Every download is checked against the lock's hashes, and a
+wheelhouse is cached by the hash of the lock, so it is downloaded once.
 """
 
 from __future__ import annotations
@@ -18,97 +19,107 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from packaging.markers import Marker, default_environment
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from chaosgate.exceptions import TargetError
 
 WHEEL_TIMEOUT = 600
 COMPLETE = ".complete"
+LOCK_FIX = "run `bash ci/lock.sh`"
 
 
-def read_requirements(path: Path) -> list[Requirement]:
-    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-    return [Requirement(line) for line in lines if line]
+@dataclass(frozen=True)
+class LockedPin:
+    """One distribution of a hash-pinned lock: exactly one version, the hashes it may have."""
+
+    name: str
+    version: str
+    requirement: Requirement
+    hashes: tuple[str, ...]
+
+    @property
+    def pin(self) -> str:
+        """``name==version`` with the lock's marker, as pip reads a constraint."""
+        marker = f" ; {self.requirement.marker}" if self.requirement.marker else ""
+        return f"{self.name}=={self.version}{marker}"
 
 
-def locked_pins(lock: Path, requirements: Iterable[Requirement], python_version: str) -> list[str]:
-    """``name==version`` from `lock` of every distribution `requirements` need on `python_version`.
-
-    Markers are evaluated for the image's Python (``3.11.2`` in Debian bookworm), which
-    can need what the host's does not (``async-timeout`` below 3.11.3); the lock holds
-    both, since uv resolves for every Python the project supports.
-    """
-    environment: dict[str, str] = {key: str(value) for key, value in default_environment().items()}
-    environment.update(
-        python_full_version=python_version, python_version=".".join(python_version.split(".")[:2]), extra=""
-    )
+def _logical_lines(path: Path) -> list[tuple[int, str]]:
+    """(first line number, text) of every requirement, continuations joined, comments dropped."""
     try:
-        data = tomllib.loads(lock.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise TargetError(f"cannot read {lock}: {error} (run `uv lock`)") from None
-    packages: dict[str, list[dict[str, Any]]] = {}
-    for package in data.get("package", []):
-        packages.setdefault(canonicalize_name(package["name"]), []).append(package)
-
-    def pick(name: str, version: str | None) -> dict[str, Any]:
-        """The locked entry of `name`; uv names the version when it locked several (per Python)."""
-        candidates = [p for p in packages.get(name, []) if version is None or p["version"] == version]
-        if len(candidates) > 1:
-            candidates = [
-                p
-                for p in candidates
-                if any(Marker(m).evaluate(environment) for m in p.get("resolution-markers", []))
-            ]
-        if not candidates:
-            raise TargetError(f"{name} is not in {lock} for Python {python_version} (run `uv lock`)")
-        return candidates[0]
-
-    pins: dict[str, str] = {}
-    pending: list[tuple[str, frozenset[str], str | None]] = []
-    for req in requirements:
-        package = pick(canonicalize_name(req.name), None)
-        if not req.specifier.contains(package["version"], prereleases=True):
-            raise TargetError(f"{lock} has {req.name} {package['version']}, which does not satisfy {req}")
-        pending.append((canonicalize_name(req.name), frozenset(req.extras), None))
-    seen: set[tuple[str, frozenset[str]]] = set()
-    while pending:
-        name, extras, version = pending.pop()
-        if (name, extras) in seen:
+        text = path.read_text()
+    except OSError as error:
+        raise TargetError(f"cannot read {path}: {error.strerror} ({LOCK_FIX})") from None
+    logical: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending.append(line[:-1].strip())
             continue
-        seen.add((name, extras))
-        package = pick(name, version)
-        pins[name] = f"{name}=={package['version']}"
-        optional = package.get("optional-dependencies", {})
-        deps = [*package.get("dependencies", []), *(d for extra in extras for d in optional.get(extra, []))]
-        for dep in deps:
-            if "marker" not in dep or Marker(dep["marker"]).evaluate(environment):
-                extra_names = frozenset(dep.get("extra", []))
-                pending.append((canonicalize_name(dep["name"]), extra_names, dep.get("version")))
-    return sorted(pins.values())
+        pending.append(line)
+        joined = " ".join(part for part in pending if part)
+        pending = []
+        if joined:
+            logical.append((start, joined))
+    return logical
 
 
-def build_wheelhouse(
-    requirements: Path, lock: Path, python_version: str, cache_root: Path, log: Callable[[str], None]
-) -> Path:
-    """A folder with a wheel for every pin, pip's own wheel, requirements.txt and constraints.txt."""
-    pins = locked_pins(lock, [*read_requirements(requirements), Requirement("pip")], python_version)
-    digest = hashlib.sha256("\n".join([requirements.read_text(), *pins]).encode()).hexdigest()[:16]
+def read_lock(path: Path) -> dict[str, LockedPin]:
+    """Every pin of a lock written by ``ci/lock.sh``, by canonical name.
+
+    Anything but ``name==version [; marker] --hash=...`` is refused: pip would
+    resolve a loose line itself, and the image would run versions the host does not.
+    """
+    pins: dict[str, LockedPin] = {}
+    for number, line in _logical_lines(path):
+        spec, *hash_options = line.split(" --hash=")
+        where = f"{path}:{number}:1"
+        try:
+            requirement = Requirement(spec)
+        except InvalidRequirement as error:
+            raise TargetError(f"{where}: not a requirement: {error} ({LOCK_FIX})") from None
+        specifiers = list(requirement.specifier)
+        if (
+            requirement.url
+            or len(specifiers) != 1
+            or specifiers[0].operator != "=="
+            or "*" in str(specifiers[0].version)
+        ):
+            raise TargetError(f"{where}: {spec!r} is not pinned to one version ({LOCK_FIX})")
+        if not hash_options:
+            raise TargetError(f"{where}: {requirement.name} has no --hash ({LOCK_FIX})")
+        name = canonicalize_name(requirement.name)
+        hashes = tuple(option.strip() for option in hash_options)
+        pins[name] = LockedPin(name, specifiers[0].version, requirement, hashes)
+    if not pins:
+        raise TargetError(f"{path} pins nothing ({LOCK_FIX})")
+    return pins
+
+
+def build_wheelhouse(requirements: Path, lock: Path, cache_root: Path, log: Callable[[str], None]) -> Path:
+    """A folder with a wheel for every pin of `lock`, pip's own wheel, requirements.txt, constraints.txt."""
+    pins = read_lock(lock)
+    digest = hashlib.sha256("\n".join([requirements.read_text(), lock.read_text()]).encode()).hexdigest()[:16]
     folder = cache_root / digest
     if (folder / COMPLETE).exists():
         return folder
     started = time.monotonic()
     cache_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache_root))
+    constraints = sorted(pin.pin for pin in pins.values())
     try:
         shutil.copy2(requirements, work / "requirements.txt")
-        (work / "constraints.txt").write_text("\n".join(pins) + "\n")
+        (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
+        # --no-deps: the lock is the whole closure; --require-hashes: pip checks every download.
         argv = [
             sys.executable,
             "-m",
@@ -116,11 +127,12 @@ def build_wheelhouse(
             "wheel",
             "--quiet",
             "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
             "--wheel-dir",
             str(work),
-            "-c",
-            str(work / "constraints.txt"),
-            *pins,
+            "-r",
+            str(lock),
         ]
         log(f"pip wheel: {len(pins)} distributions")
         try:
@@ -138,7 +150,7 @@ def build_wheelhouse(
             raise TargetError(
                 f"pip wheel failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
             )
-        (work / COMPLETE).write_text("\n".join(pins) + "\n")
+        (work / COMPLETE).write_text("\n".join(constraints) + "\n")
         shutil.rmtree(folder, ignore_errors=True)
         work.rename(folder)
     finally:
