@@ -6,7 +6,8 @@
 #   - Debian packages: docker.io, postgresql, redis-server, chromium, debootstrap, wrk
 #   - Toxiproxy 2.12.0 server and CLI, built with `go install`
 #   - the Docker engine (dockerd started when it is not answering)
-#   - the project's virtual environment at .venv, installed by uv from uv.lock
+#   - the project's virtual environment at .venv, installed by uv from requirements.lock
+#     (ci/lock.sh writes it)
 #   - a locally built Debian base image (no registry is reachable)
 set -euo pipefail
 
@@ -15,11 +16,11 @@ TOXIPROXY_VERSION="v2.12.0"
 BASE_IMAGE="chaosgate/debian:bookworm"
 STATE_DIR="${CHAOSGATE_STATE_DIR:-/var/lib/chaosgate}"
 APT_PACKAGES=(docker.io postgresql redis-server chromium debootstrap iptables curl wrk python3-venv)
-UV_VERSION="0.13.9"
-UV_TOOLS="$ROOT/.venv-tools"
 
 log() { printf '[install] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=ci/uv.sh
+source "$ROOT/ci/uv.sh"
 
 install_apt_packages() {
     local missing=()
@@ -87,34 +88,30 @@ build_base_image() {
     as_root rm -rf "$dir"
 }
 
-ensure_uv() {
-    # uv comes from the package index like any other package, into a bootstrap venv of its
-    # own: Debian's system pip refuses to install into the system Python.
-    if [ -x "$UV_TOOLS/bin/uv" ] && [ "$("$UV_TOOLS/bin/uv" --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
-        return
-    fi
-    log "installing uv $UV_VERSION into ${UV_TOOLS#"$ROOT"/}"
-    [ -x "$UV_TOOLS/bin/python" ] || python3 -m venv "$UV_TOOLS"
-    "$UV_TOOLS/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
-}
-
 install_python_env() {
-    # Exactly the versions of uv.lock, the project editable, every extra. The stamp is the
-    # hash of what decides the install, so an unchanged checkout skips uv entirely.
+    # Exactly requirements.lock (uv checks every hash), then the project editable without
+    # dependencies, which registers its commands and entry points. The stamp is the hash of
+    # what decides the install, so an unchanged checkout skips uv entirely.
     local venv="$ROOT/.venv"
     local stamp="$venv/.chaosgate-installed"
     local want
-    want="$(cat "$ROOT/pyproject.toml" "$ROOT/uv.lock" | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
     if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        log "Python environment matches uv.lock"
+        log "Python environment matches requirements.lock"
         return
     fi
     ensure_uv
-    log "installing the Python environment in .venv from uv.lock"
-    # --locked refuses a uv.lock that no longer matches pyproject.toml (run `uv lock`);
-    # the interpreter is the machine's python3, never one downloaded by uv.
-    (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$venv" UV_PYTHON_DOWNLOADS=never \
-        "$UV_TOOLS/bin/uv" sync --locked --all-extras --python python3 --quiet)
+    log "installing the Python environment in .venv from requirements.lock"
+    rm -f "$stamp"
+    # The interpreter is the machine's python3, never one downloaded by uv.
+    [ -x "$venv/bin/python" ] || UV_PYTHON_DOWNLOADS=never "$UV" venv --quiet --clear --python python3 "$venv"
+    "$UV" pip sync --quiet --python "$venv/bin/python" "$ROOT/requirements.lock"
+    "$UV" pip install --quiet --python "$venv/bin/python" --no-deps -e "$ROOT"
+    # A dependency added to pyproject.toml but not locked leaves the project unsatisfied.
+    if ! "$UV" pip check --quiet --python "$venv/bin/python" >&2; then
+        log "requirements.lock does not satisfy pyproject.toml: run bash ci/lock.sh and commit the locks"
+        exit 1
+    fi
     echo "$want" >"$stamp"
 }
 
