@@ -30,6 +30,8 @@ class RunStarted(Event):
     run_id: str
     scenarios: tuple[str, ...]
     out_dir: str
+    history_dir: str | None = None
+    """Where earlier runs are kept, for the trends in the reports."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class ScenarioStarted(Event):
     scenario_id: str
     title: str
     plan: tuple[str, ...]
+    footprint: Any = None
+    """The :class:`~chaosgate.coverage.Footprint`: what the scenario touches under which faults."""
 
 
 @dataclass(frozen=True)
