@@ -42,7 +42,7 @@ def _text(text: str) -> str:
 
 
 def _values(column: pd.Series) -> list[float | None]:
-    return [None if pd.isna(v) else round(float(v), 2) for v in column]
+    return [None if pd.isna(v) else round(float(v), 1) for v in column]
 
 
 def _traces(buckets: pd.DataFrame) -> list[dict[str, Any]]:
@@ -56,7 +56,8 @@ def _traces(buckets: pd.DataFrame) -> list[dict[str, Any]]:
                 {
                     **common,
                     "y": _values(rows[metric]),
-                    "name": _text(f"{source} {metric}"),
+                    "name": _text(str(source) if metric == "p95" else f"{source} {metric}"),
+                    "showlegend": metric == "p95",
                     "yaxis": LATENCY,
                     "line": {"color": color, "dash": dash, "width": 2 if metric == "p95" else 1},
                 }
@@ -114,7 +115,8 @@ def _fault_shapes(scenario: ScenarioResult) -> tuple[list[dict[str, Any]], list[
             if base is None or delay is None:
                 continue
             shapes.append(_vline(base + delay, color))
-            notes.append(_note(base + delay, 0.02, f"{label} +{delay:.2g}s", "paper", anchor="left"))
+            spoken = f"{delay * 1000:.0f} ms" if delay < 1 else f"{delay:.1f} s"
+            notes.append(_note(base + delay, 0.02, f"{label} after {spoken}", "paper", anchor="left"))
     return shapes, notes
 
 
@@ -152,15 +154,23 @@ def _spans(scenario: ScenarioResult, window: str, end: float) -> list[tuple[floa
     return [tuple(span) for span in scenario.windows.get(window, [])]  # type: ignore[misc]
 
 
-def _thresholds(scenario: ScenarioResult, end: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A line at each metric expectation's threshold, over the window it is judged in."""
+def _thresholds(
+    scenario: ScenarioResult, end: float, tops: dict[str, float]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A line at each metric expectation's threshold, over the window it is judged in. A threshold
+    far above anything measured is named at the top of its panel instead of squashing the data."""
     shapes, notes = [], []
     seen: set[tuple[str, str, float]] = set()
+    above: dict[tuple[str, float], list[str]] = {}
     for e in scenario.expectations:
         axis, value = _axis_value(e)
         if axis is None or e.threshold is None or (axis, e.window, value) in seen:
             continue
         seen.add((axis, e.window, value))
+        if value > tops[axis]:
+            spans = _spans(scenario, e.window, end)
+            above.setdefault((axis, spans[-1][1] if spans else end), []).append(f"{e.threshold} ({e.window})")
+            continue
         color = "#2ca02c" if e.passed else "#d62728"
         for x0, x1 in _spans(scenario, e.window, end):
             shapes.append(
@@ -177,6 +187,8 @@ def _thresholds(scenario: ScenarioResult, end: float) -> tuple[list[dict[str, An
             )
         x1 = _spans(scenario, e.window, end)[-1][1] if _spans(scenario, e.window, end) else end
         notes.append({**_note(x1, value, _text(f"{e.threshold} ({e.window})"), axis), "yanchor": "bottom"})
+    for (axis, x), texts in above.items():
+        notes.append({**_note(x, tops[axis], _text("↑ " + " · ".join(texts)), axis), "yanchor": "top"})
     return shapes, notes
 
 
@@ -196,13 +208,28 @@ def _axis_value(e: ExpectationResult) -> tuple[str | None, float]:
     return None, 0.0
 
 
-def _layout(title: str, shapes: list[dict[str, Any]], notes: list[dict[str, Any]]) -> dict[str, Any]:
+def _highest(buckets: pd.DataFrame) -> dict[str, float]:
+    """The highest value each panel shows (at least a small floor, so a flat zero still has a scale)."""
+    highest = {
+        LATENCY: float(buckets[["p50", "p95", "p99"]].max().max()),
+        ERRORS: float(buckets["error_rate"].max()),
+        THROUGHPUT: float(buckets["throughput"].max()),
+    }
+    floor = {LATENCY: 10.0, ERRORS: 0.1, THROUGHPUT: 1.0}
+    return {axis: max(0.0 if pd.isna(v) else v, floor[axis]) for axis, v in highest.items()}
+
+
+def _layout(
+    title: str, shapes: list[dict[str, Any]], notes: list[dict[str, Any]], tops: dict[str, float]
+) -> dict[str, Any]:
     axes = {
         "yaxis" if axis == "y" else f"yaxis{axis[1:]}": {
             "domain": list(PANELS[axis]),
             "title": {"text": label},
             "rangemode": "tozero",
             "zeroline": True,
+            "range": [0, tops[axis]],
+            "autorange": False,
         }
         for axis, label in ((LATENCY, "latency (ms)"), (ERRORS, "errors (%)"), (THROUGHPUT, "req/s"))
     }
@@ -226,12 +253,19 @@ def timeline(scenario: ScenarioResult, buckets: pd.DataFrame) -> Figure | None:
     if buckets.empty:
         return None
     end = float(buckets["second"].max()) + 1.0
+    highest = _highest(buckets)
     fault_shapes, fault_notes = _fault_shapes(scenario)
-    line_shapes, line_notes = _thresholds(scenario, end)
-    title = "latency percentiles, error rate and throughput per second, by source"
+    line_shapes, line_notes = _thresholds(scenario, end, {a: 3 * v for a, v in highest.items()})
+    tops = {axis: 1.15 * value for axis, value in highest.items()}
+    for shape in line_shapes:
+        tops[shape["yref"]] = max(tops[shape["yref"]], 1.15 * shape["y0"])
+    for note in line_notes:
+        if note["yanchor"] == "top":
+            note["y"] = tops[note["yref"]]
+    title = "per second, by source: latency p95 (solid), p50 (dotted), p99 (dashed); errors; throughput"
     return {
         "data": _traces(buckets),
-        "layout": _layout(title, fault_shapes + line_shapes, fault_notes + line_notes),
+        "layout": _layout(title, fault_shapes + line_shapes, fault_notes + line_notes, tops),
     }
 
 
