@@ -186,3 +186,14 @@ def test_report_command_reproduces_every_output(workspace: Workspace, tmp_path: 
     missing = workspace.run("report", "nowhere")
     assert missing.returncode == 2
     assert "no journal.jsonl" in missing.stderr
+
+
+def test_a_report_html_that_cannot_be_written_makes_the_run_exit_3(workspace: Workspace) -> None:
+    path = workspace.scenario("calm", latency_scenario(latency=None))
+    (workspace.out / "report.html").mkdir(parents=True)  # the writer cannot replace a folder
+    result = workspace.run("run", str(path), "--out", "out")
+    assert result.returncode == 3, result.stderr
+    assert "HtmlReport failed on RunFinished" in result.stderr
+    assert "report.html is missing or incomplete" in result.stderr
+    assert workspace.results()["verdict"]["decision"] == "go"
+    assert "Traceback" not in result.stderr
