@@ -47,10 +47,13 @@ def _values(column: pd.Series) -> list[float | None]:
 
 def _traces(buckets: pd.DataFrame) -> list[dict[str, Any]]:
     traces: list[dict[str, Any]] = []
-    for index, (source, rows) in enumerate(buckets.groupby("source", observed=True, sort=True)):
+    for index, (source, sampled) in enumerate(buckets.groupby("source", observed=True, sort=True)):
         color = PALETTE[index % len(PALETTE)]
-        x = [float(s) for s in rows["second"]]
-        common = {"type": "scatter", "mode": "lines", "x": x, "legendgroup": _text(str(source))}
+        # Every second from the first to the last, a missing one as a gap: x is then `x0 + i`,
+        # which spares the page one list of times per line.
+        first, last = int(sampled["second"].min()), int(sampled["second"].max())
+        rows = sampled.set_index("second").reindex(range(first, last + 1))
+        common = {"type": "scatter", "mode": "lines", "x0": first, "dx": 1, "legendgroup": _text(str(source))}
         for metric, dash in PERCENTILE_STYLE.items():
             traces.append(
                 {
