@@ -297,19 +297,28 @@ def trend(runs: Sequence[RunResult], worst_p95: Sequence[float | None]) -> Figur
         )
     data.append(
         {
-            "type": "bar",
+            "type": "scatter",
+            "mode": "lines+markers",
             "x": labels,
             "y": [None if v is None else round(v * 1000, 1) for v in worst_p95],
-            "name": "slowest steady p95 (ms)",
+            "name": "slowest steady p95 (ms, right axis)",
             "yaxis": "y2",
-            "opacity": 0.35,
+            "line": {"color": "#9467bd", "width": 2, "dash": "dash"},
+            "marker": {"symbol": "diamond", "size": 9},
         }
     )
     layout = {
         "height": 300,
         "margin": {"l": 50, "r": 60, "t": 30, "b": 60},
         "yaxis": {"title": {"text": "score"}, "range": [0, 105]},
-        "yaxis2": {"title": {"text": "p95 (ms)"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        "yaxis2": {
+            "title": {"text": "p95 (ms)"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "tickformat": ".0f",
+            "showgrid": False,
+        },
         "legend": {"orientation": "h", "y": -0.3},
         "xaxis": {"type": "category"},
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"},
