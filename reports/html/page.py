@@ -118,6 +118,23 @@ def _expectation(e: ExpectationResult) -> dict[str, Any]:
     }
 
 
+STREAM_UNITS = {"replay_accuracy": ("%", 100.0), "reconnect": (" s", 1.0)}
+STREAM_FAULTS = ("lost", "duplicated", "reordered")
+
+
+def _streams(streams: Mapping[str, Mapping[str, float | None]]) -> list[dict[str, Any]]:
+    """Each stream's counts in their units, and whether it came through intact."""
+    rows = []
+    for name, metrics in streams.items():
+        cells = {}
+        for key, value in metrics.items():
+            unit, scale = STREAM_UNITS.get(key, ("", 1.0))
+            cells[key] = "—" if value is None else f"{value * scale:.4g}{unit}"
+        intact = all(not metrics.get(key) for key in STREAM_FAULTS)
+        rows.append({"name": name, "cells": cells, "intact": intact})
+    return rows
+
+
 def _scenario(index: int, scenario: ScenarioResult, buckets: pd.DataFrame) -> dict[str, Any]:
     mine = buckets[buckets["scenario"] == scenario.id] if not buckets.empty else buckets
     return {
@@ -128,6 +145,7 @@ def _scenario(index: int, scenario: ScenarioResult, buckets: pd.DataFrame) -> di
         "figure": charts.timeline(scenario, mine),
         "expectations": [_expectation(e) for e in scenario.expectations],
         "failing": [_failing(s) for s in scenario.failing_samples],
+        "streams": _streams(scenario.streams),
         "failed": sum(1 for e in scenario.expectations if e.applicable and not e.passed),
     }
 

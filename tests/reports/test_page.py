@@ -53,3 +53,22 @@ def test_scorecard_reports_the_worst_scenario_per_gate() -> None:
         2,
     )
     assert not row.ok
+
+
+def test_stream_verdicts_are_shown_in_their_units() -> None:
+    streams = {
+        "events": {
+            "lost": 2.0,
+            "duplicated": 0.0,
+            "reordered": 0.0,
+            "replay_accuracy": 0.95,
+            "reconnect": 1.5,
+        },
+        "calm": {"lost": 0.0, "duplicated": 0.0, "reordered": 0.0, "replay_accuracy": 1.0, "reconnect": None},
+    }
+    result = run(0, scenario("ws").model_copy(update={"streams": streams}))
+    html = render(Inputs(result, pd.DataFrame()))
+    assert "<td>95%</td>" in html
+    assert "<td>1.5 s</td>" in html
+    assert html.count("events lost, repeated or out of order") == 1
+    assert '<td class="result">intact</td>' in html
