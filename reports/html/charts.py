@@ -172,7 +172,8 @@ def _thresholds(
         seen.add((axis, e.window, value))
         if value > tops[axis]:
             spans = _spans(scenario, e.window, end)
-            above.setdefault((axis, spans[-1][1] if spans else end), []).append(f"{e.threshold} ({e.window})")
+            # Named at the left of its window: the right end is where in-range lines are named.
+            above.setdefault((axis, spans[0][0] if spans else 0.0), []).append(f"{e.threshold} ({e.window})")
             continue
         color = "#2ca02c" if e.passed else "#d62728"
         for x0, x1 in _spans(scenario, e.window, end):
@@ -191,7 +192,8 @@ def _thresholds(
         x1 = _spans(scenario, e.window, end)[-1][1] if _spans(scenario, e.window, end) else end
         notes.append({**_note(x1, value, _text(f"{e.threshold} ({e.window})"), axis), "yanchor": "bottom"})
     for (axis, x), texts in above.items():
-        notes.append({**_note(x, tops[axis], _text("↑ " + " · ".join(texts)), axis), "yanchor": "top"})
+        text = _text("↑ " + " · ".join(texts))
+        notes.append({**_note(x, tops[axis], text, axis, anchor="left"), "yanchor": "top"})
     return shapes, notes
 
 
