@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chaosgate.coverage import Footprint
 from chaosgate.engine.samples import Sample
 
 
@@ -39,8 +40,8 @@ class ScenarioStarted(Event):
     scenario_id: str
     title: str
     plan: tuple[str, ...]
-    footprint: Any = None
-    """The :class:`~chaosgate.coverage.Footprint`: what the scenario touches under which faults."""
+    footprint: Footprint | None = None
+    """What the scenario touches under which faults, for the endpoint × fault-class matrix."""
 
 
 @dataclass(frozen=True)
