@@ -108,6 +108,7 @@ class SuiteRun:
         for signum in EXIT_ON_SIGNAL:
             loop.add_signal_handler(signum, self._on_signal, signum, task)
         self.options.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.options.out_dir / OPENAPI_FILE).unlink(missing_ok=True)  # an earlier run's target's
         recorders: list[EventHandler] = [Journal(self.options.out_dir / "journal.jsonl")]
         history = self.options.history_dir
         if history is not None:
