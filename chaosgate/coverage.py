@@ -106,7 +106,7 @@ def footprint(scenario: Scenario) -> Footprint:
     }
     every_fault = tuple(dict.fromkeys(faults.values()))
     touches = []
-    for window in ("before", "during", "after"):
+    for window in ("during", "after"):  # `before` is judged before any fault: it covers none
         for index, exp in enumerate(getattr(scenario.expect, window)):
             if isinstance(exp, RequestExpectation):
                 touched: list[tuple[str, str]] = [(exp.request.method, _path_of(exp.request.path))]

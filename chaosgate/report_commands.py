@@ -109,6 +109,19 @@ def render_matrix(matrix: Matrix) -> list[str]:
         ]
         note = "" if op.in_openapi else "  (not in the OpenAPI document)"
         lines.append((op.label.ljust(width) + "".join(f"  {cell}" for cell in cells)).rstrip() + note)
+    lines += ["", "covered by:"]
+    for op in matrix.operations:
+        for cls in matrix.fault_classes:
+            by_scenario: dict[str, list[str]] = {}
+            for cover in matrix.cell(op, cls):
+                what = by_scenario.setdefault(cover.scenario, [])
+                if cover.expectation:
+                    what.append(f"{cover.expectation} {cover.result}")
+                elif cover.result != "not run":
+                    what.append(f"scenario {cover.result}")
+            for scenario, what in by_scenario.items():
+                detail = f" ({', '.join(what)})" if what else ""
+                lines.append(f"  {op.label} × {cls}: {scenario}{detail}")
     empty = matrix.empty_cells()
     lines += ["", f"{len(empty)} empty cell(s):"] + [f"  {op.label} × {cls}" for op, cls in empty]
     uncovered = matrix.uncovered()
