@@ -19,6 +19,7 @@ from chaosgate.exitcodes import ExitCode
 from chaosgate.unexpected import save_traceback
 
 Command = Callable[[argparse.Namespace], int]
+TOLERANCE_HELP = "allowed worsening, e.g. score=2,p95=25%%,p95_abs=50ms (these are the defaults)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +73,42 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
     from chaosgate.commands import cmd_cleanup  # noqa: PLC0415
 
     return cmd_cleanup(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from chaosgate.report_commands import cmd_report  # noqa: PLC0415
+
+    return cmd_report(args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from chaosgate.report_commands import cmd_compare  # noqa: PLC0415
+
+    return cmd_compare(args)
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from chaosgate.report_commands import cmd_coverage  # noqa: PLC0415
+
+    return cmd_coverage(args)
+
+
+def _add_reading(commands: argparse._SubParsersAction[_Parser]) -> None:
+    report = commands.add_parser("report", help="render every report again from a run's journal")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run (holds journal.jsonl)")
+    report.add_argument("--out", help="write the reports here instead of RUN_DIR")
+    report.set_defaults(func=_cmd_report)
+    compare = commands.add_parser("compare", help="what regressed from run A (baseline) to run B")
+    compare.add_argument("baseline", metavar="A", help="results.json or run folder of the baseline")
+    compare.add_argument("current", metavar="B", help="results.json or run folder to judge")
+    compare.add_argument("--max-regression", metavar="TOL", help=TOLERANCE_HELP)
+    compare.set_defaults(func=_cmd_compare)
+    coverage = commands.add_parser("coverage", help="the endpoint × fault-class matrix of scenarios")
+    coverage.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    coverage.add_argument("--openapi", metavar="URL|FILE", help="the API's OpenAPI 3 document")
+    coverage.add_argument("--results", metavar="FILE", help="colour cells with this run's results")
+    coverage.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    coverage.set_defaults(func=_cmd_coverage)
 
 
 def _cmd_target(args: argparse.Namespace) -> int:
@@ -135,6 +172,15 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="wait at most this long before each scenario for the target to be ready (default: the "
         "target file's settle_timeout, 30s)",
     )
+    run.add_argument(
+        "--history",
+        metavar="DIR",
+        help="keep this run among earlier ones here, for trends (default: .chaosgate-history next to --out)",
+    )
+    run.add_argument(
+        "--baseline", metavar="PATH", help="a regression against this run (results.json) is No-Go"
+    )
+    run.add_argument("--max-regression", metavar="TOL", help=TOLERANCE_HELP)
     run.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
     run.set_defaults(func=_cmd_run)
 
@@ -178,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="show what is installed and reachable, with fixes")
     doctor.set_defaults(func=_cmd_doctor)
     _add_run(commands)
+    _add_reading(commands)
     _add_target(commands)
     return parser
 
@@ -193,6 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chaosgate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chaosgate doctor | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.GO)
     except Exception as error:  # noqa: BLE001 - a bug of ours: say so briefly, keep the details
         path = save_traceback(error)
         print(
@@ -200,9 +253,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.INFRASTRUCTURE)
-    except BrokenPipeError:
-        # The reader went away (`chaosgate doctor | head`): not an error of ours.
-        # Point stdout at /dev/null so the interpreter's final flush cannot fail.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return int(ExitCode.GO)

@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from chaosgate.baseline import Tolerance
 from chaosgate.console import Console
 from chaosgate.engine.events import EventHandler
 from chaosgate.engine.plan import build_plan
 from chaosgate.engine.suite import RunOptions, SuiteRun
 from chaosgate.exceptions import ComponentMissing, UsageError
 from chaosgate.exitcodes import ExitCode
+from chaosgate.history import default_history_dir, load_result
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types, reporter_factories
 from chaosgate.scenario.loader import LoadedScenario, load_paths
@@ -45,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\n".join(build_plan(loaded, quick=args.quick, sla=args.sla).lines()))
         return int(ExitCode.GO)
     out_dir = Path(args.out)
+    tolerance = Tolerance.parse(args.max_regression or "")
     options = RunOptions(
         out_dir=out_dir,
         state_dir=default_state_dir(args.state_dir),
@@ -54,6 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_workers=args.load_workers,
         settle_timeout=args.settle_timeout,
         debug=args.debug,
+        history_dir=Path(args.history) if args.history else default_history_dir(out_dir),
+        baseline=load_result(Path(args.baseline)) if args.baseline else None,
+        tolerance=tolerance,
     )
     handlers: list[EventHandler] = [Console()]
     factories, problems = reporter_factories()

@@ -46,6 +46,7 @@ PYTHON_PACKAGES: tuple[tuple[str, str], ...] = (
     ("hypothesis", "hypothesis"),
     ("pandas", "pandas"),
     ("jinja2", "jinja2"),
+    ("plotly", "plotly"),
     ("fastapi", "fastapi"),
     ("uvicorn", "uvicorn"),
     ("asyncpg", "asyncpg"),

@@ -113,6 +113,11 @@ class ScenarioResult(Record):
         default_factory=dict,
         description="Per WebSocket stream: lost, duplicated, reordered, replay_accuracy, ...",
     )
+    latency: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description="Per window (before, during, after, steady, run): p50, p95, p99 in seconds over the "
+        "samples metrics are judged on; what baselines compare and trends follow.",
+    )
 
 
 class Verdict(Record):

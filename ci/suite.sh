@@ -2,7 +2,8 @@
 # The main job: install everything, check the scenario library, run it against the
 # bundled reference implementation, and gate on the verdict.
 #
-# Writes out/results.json, out/junit.xml, out/summary.md and out/journal.jsonl.
+# Writes out/report.html, out/results.json, out/junit.xml, out/summary.md and out/journal.jsonl,
+# and keeps the run in .chaosgate-history/ for the report's trends.
 # Exit code: 0 Go, 1 No-Go, 2 invalid input, 3 infrastructure, 4 aborted.
 #   bash ci/suite.sh            the whole suite
 #   bash ci/suite.sh --quick    every duration scaled down (a CI smoke run)

@@ -1,12 +1,16 @@
-"""summary.md: the verdict and a table per scenario, for a PR comment or a CI step summary."""
+"""summary.md: the verdict, early warnings from the trend of earlier runs, and a table per scenario,
+for a PR comment or a CI step summary."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from chaosgate.engine.events import Event, RunFinished
+from chaosgate.engine.events import Event, RunFinished, RunStarted
+from chaosgate.history import History
 from chaosgate.results import RunResult
+from chaosgate.trends import EarlyWarning, early_warnings
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -16,7 +20,7 @@ def _cell(text: str) -> str:
     return _TAG_START.sub("&lt;", text.replace("|", "\\|").replace("\n", " "))
 
 
-def render(run: RunResult) -> str:
+def render(run: RunResult, warnings: Sequence[EarlyWarning] = ()) -> str:
     icon = "✅ Go" if run.verdict.decision == "go" else "❌ No-Go"
     lines = [
         f"# chaosgate: {icon}",
@@ -31,6 +35,8 @@ def render(run: RunResult) -> str:
         lines.append("")
     if run.verdict.reasons:
         lines += ["## Why not Go", ""] + [f"- {_cell(reason)}" for reason in run.verdict.reasons] + [""]
+    if warnings:
+        lines += ["## ⚠️ Early warnings", ""] + [f"- {_cell(w.text())}" for w in warnings] + [""]
     lines += ["## Scenarios", "", "| scenario | status | score | failed |", "|---|---|---|---|"]
     for s in run.scenarios:
         failed = [e for e in s.expectations if e.applicable and not e.passed]
@@ -64,10 +70,14 @@ class MarkdownReport:
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / self.filename
+        self._history: History | None = None
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, RunFinished):
-            self.path.write_text(render(event.result), encoding="utf-8")
+        if isinstance(event, RunStarted) and event.history_dir:
+            self._history = History(Path(event.history_dir))
+        elif isinstance(event, RunFinished):
+            runs = self._history.runs(until=event.result) if self._history else [event.result]
+            self.path.write_text(render(event.result, early_warnings(runs)), encoding="utf-8")
 
     def close(self) -> None:
         """Nothing is held open between events."""

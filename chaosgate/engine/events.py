@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chaosgate.coverage import Footprint
 from chaosgate.engine.samples import Sample
 from chaosgate.results import RunResult, ScenarioResult
 
@@ -37,6 +38,8 @@ class RunStarted(Event):
     run_id: str
     scenarios: tuple[str, ...]
     out_dir: str
+    history_dir: str | None = None
+    """Where earlier runs are kept, for the trends in the reports."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class ScenarioStarted(Event):
     scenario_id: str
     title: str
     plan: tuple[str, ...]
+    footprint: Footprint | None = None
+    """What the scenario touches under which faults, for the endpoint × fault-class matrix."""
 
 
 @dataclass(frozen=True)

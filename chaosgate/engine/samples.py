@@ -22,13 +22,32 @@ _TOKEN_RE = re.compile(r'("[A-Za-z_-]*(?:token|password|secret)"\s*:\s*)"[^"]*"'
 _BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
-def redact_text(text: str) -> str:
-    """Hide bearer tokens and token/password JSON fields, wherever they appear."""
+MIN_SECRET_LENGTH = 6
+
+
+def sent_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credentials a request carried (secret header values, and the token after `Bearer`), so a
+    response that echoes one back has it hidden too, whatever field it is echoed in."""
+    found = []
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS:
+            found.append(value)
+            found += [m.group(0)[len(m.group(1)) :] for m in _BEARER_RE.finditer(value)]
+    return tuple(sorted({v for v in found if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+
+
+def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Hide bearer tokens, token/password JSON fields and the given secret values, wherever they appear."""
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
     return _BEARER_RE.sub(r"\1[REDACTED]", _TOKEN_RE.sub(r'\1"[REDACTED]"', text))
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("[REDACTED]" if k.lower() in SECRET_HEADERS else redact_text(v)) for k, v in headers.items()}
+def redact_headers(headers: Mapping[str, str], secrets: tuple[str, ...] = ()) -> dict[str, str]:
+    return {
+        k: ("[REDACTED]" if k.lower() in SECRET_HEADERS else redact_text(v, secrets))
+        for k, v in headers.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -56,14 +75,15 @@ class Exchange:
         response_body: bytes,
     ) -> Exchange:
         body = response_body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+        secrets = sent_secrets(request_headers)
         return cls(
             method=method,
-            url=url,
+            url=redact_text(url, secrets),
             request_headers=redact_headers(request_headers),
-            request_body=redact_text(request_body[:EXCERPT_BYTES]) if request_body else None,
+            request_body=redact_text(request_body[:EXCERPT_BYTES], secrets) if request_body else None,
             status=status,
-            response_headers=redact_headers(response_headers),
-            response_body=redact_text(body),
+            response_headers=redact_headers(response_headers, secrets),
+            response_body=redact_text(body, secrets),
         )
 
     def curl(self) -> str:

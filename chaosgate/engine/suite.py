@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import secrets
 import signal
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosgate.baseline import Tolerance, compare, regressions
+from chaosgate.coverage import footprint, load_openapi
 from chaosgate.engine.events import (
     EventBus,
     EventHandler,
@@ -39,12 +42,15 @@ from chaosgate.engine.runner import Observation, ScenarioRunner
 from chaosgate.evaluation.scoring import grade, suite_scores, verdict
 from chaosgate.evaluation.sla import Profile, load_profile, profile_for
 from chaosgate.exceptions import ChaosgateError, InfrastructureError
-from chaosgate.results import RunResult, ScenarioResult
+from chaosgate.exitcodes import ExitCode
+from chaosgate.history import HistoryRecorder
+from chaosgate.results import RunResult, ScenarioResult, Verdict
 from chaosgate.scenario.loader import LoadedScenario
 from chaosgate.target import Deployment, Target, load_target
 from chaosgate.unexpected import as_chaosgate_error, describe
 
 EVALUATION = "chaosgate.evaluation.assemble"
+OPENAPI_FILE = "openapi.json"
 EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -64,6 +70,9 @@ class RunOptions:
     load_workers: int = 0
     settle_timeout: float | None = None
     debug: bool = False
+    history_dir: Path | None = None
+    baseline: RunResult | None = None
+    tolerance: Tolerance = field(default_factory=Tolerance)
 
 
 @dataclass
@@ -99,14 +108,21 @@ class SuiteRun:
         for signum in EXIT_ON_SIGNAL:
             loop.add_signal_handler(signum, self._on_signal, signum, task)
         self.options.out_dir.mkdir(parents=True, exist_ok=True)
-        bus = EventBus([Journal(self.options.out_dir / "journal.jsonl"), *self.handlers])
+        (self.options.out_dir / OPENAPI_FILE).unlink(missing_ok=True)  # an earlier run's target's
+        recorders: list[EventHandler] = [Journal(self.options.out_dir / "journal.jsonl")]
+        history = self.options.history_dir
+        if history is not None:
+            recorders.append(HistoryRecorder(history))
+        bus = EventBus([*recorders, *self.handlers])
         self._bus = bus
         started, wall = time.monotonic(), datetime.now(UTC)
         results: list[ScenarioResult] = []
         plans: list[Plan] = []
         try:
             plans = self.plans()
-            bus.emit(RunStarted(self.run_id, tuple(p.scenario.id for p in plans), str(self.options.out_dir)))
+            ids = tuple(p.scenario.id for p in plans)
+            where = str(history) if history else None
+            bus.emit(RunStarted(self.run_id, ids, str(self.options.out_dir), where))
             await self._run_targets(plans, bus, results)
         except asyncio.CancelledError:
             bus.emit(Message(f"interrupted by {self._signal_name()}: faults reverted", "error"))
@@ -152,6 +168,8 @@ class SuiteRun:
                 for plan in group:
                     results.append(self._finish(plan, self._failed(plan, Observation(error=failure)), bus))
                 continue
+            if deployment.openapi:
+                await asyncio.to_thread(self._save_openapi, deployment.openapi, bus)
             try:
                 for plan in group:
                     results.append(await self._run_one(plan, target, deployment, bus))
@@ -161,6 +179,16 @@ class SuiteRun:
                 except Exception as error:  # noqa: BLE001
                     problem = as_chaosgate_error(error, debug=self.options.debug, context=f"target `{name}`")
                     bus.emit(Message(f"could not take the target down: {problem.render()}", "error"))
+
+    def _save_openapi(self, source: str, bus: EventBus) -> None:
+        """Keep the target's OpenAPI document with the run, for the coverage matrix of its reports."""
+        try:
+            document = load_openapi(source)
+        except ChaosgateError as error:
+            bus.emit(Message(f"no coverage matrix by operation: {error.render()}", "warning"))
+            return
+        path = self.options.out_dir / OPENAPI_FILE
+        path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
     async def _settle(self, plan: Plan, target: Target, deployment: Deployment, bus: EventBus) -> Settled:
         timeout = self.options.settle_timeout or target.spec.settle_timeout
@@ -178,8 +206,9 @@ class SuiteRun:
     async def _run_one(
         self, plan: Plan, target: Target, deployment: Deployment, bus: EventBus
     ) -> ScenarioResult:
-        bus.emit(ScenarioStarted(plan.scenario.id, plan.scenario.title, tuple(plan.lines())))
-        missing = [name for name in plan.scenario.requires if name not in deployment.resources]
+        scenario = plan.scenario
+        bus.emit(ScenarioStarted(scenario.id, scenario.title, tuple(plan.lines()), footprint(scenario)))
+        missing = [name for name in scenario.requires if name not in deployment.resources]
         if missing:
             why = f"target `{deployment.name}` publishes no {', '.join(missing)}"
             return self._finish(plan, _assemble(plan, Observation(skipped=why), load_profile("default")), bus)
@@ -253,6 +282,8 @@ class SuiteRun:
                     "exit_code": int(self.fatal.exit_code),
                 }
             )
+        if self.options.baseline is not None:
+            decision = _against_baseline(decision, self.options.baseline, results, self.options.tolerance)
         if self.interrupted is not None:
             reasons = [f"run interrupted by {self._signal_name()}", *decision.reasons]
             decision = decision.model_copy(
@@ -275,6 +306,25 @@ class SuiteRun:
             verdict=decision,
             scenarios=results,
         )
+
+
+def _against_baseline(
+    decision: Verdict, baseline: RunResult, results: list[ScenarioResult], tolerance: Tolerance
+) -> Verdict:
+    """A regression against the baseline is a No-Go, with each regression as a reason."""
+    score, categories = suite_scores(results)
+    current = baseline.model_copy(update={"score": score, "categories": categories, "scenarios": results})
+    found = regressions(compare(baseline, current, tolerance))
+    if not found:
+        return decision
+    reasons = [
+        f"regression against baseline {baseline.run_id}: {d.line().removeprefix('regression: ')}"
+        for d in found
+    ]
+    exit_code = decision.exit_code if decision.exit_code != ExitCode.GO else int(ExitCode.NO_GO)
+    return decision.model_copy(
+        update={"decision": "no-go", "reasons": [*decision.reasons, *reasons], "exit_code": exit_code}
+    )
 
 
 def _output_failures(bus: EventBus) -> list[str]:

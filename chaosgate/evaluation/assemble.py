@@ -6,10 +6,10 @@ from chaosgate.engine.faults import FaultRecord
 from chaosgate.engine.plan import Plan
 from chaosgate.engine.runner import Observation
 from chaosgate.evaluation.judge import Evidence, judge_all
-from chaosgate.evaluation.metrics import series
+from chaosgate.evaluation.metrics import series, window_metric
 from chaosgate.evaluation.scoring import grade, scenario_score
 from chaosgate.evaluation.sla import Profile
-from chaosgate.evaluation.timeline import FaultSpan, Windows, sample_frame
+from chaosgate.evaluation.timeline import FaultSpan, Windows, sample_frame, within
 from chaosgate.results import ExpectationResult, FailingSample, FaultTimeline, ScenarioResult, SeriesPoint
 from chaosgate.scenario.model import RequestExpectation, Scenario
 
@@ -48,9 +48,7 @@ def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[Fau
     ]
 
 
-def _failing(
-    observation: Observation, windows: Windows, scenario: Scenario
-) -> list[FailingSample]:
+def _failing(observation: Observation, windows: Windows, scenario: Scenario) -> list[FailingSample]:
     """Samples that show why something failed: a probe missing its own check, or a request
     expectation's sample that did not match inside the window it is judged in. (Outside its
     window, an expectation's probe is expected not to match: a degraded answer before the fault.)"""
@@ -82,6 +80,19 @@ def _failing(
         )
         if len(out) >= MAX_FAILING_SAMPLES:
             break
+    return out
+
+
+def _latency(evidence: Evidence) -> dict[str, dict[str, float | None]]:
+    """The percentiles of each window, measured exactly as the gates measure them."""
+    rows = evidence.scoped(None)
+    out: dict[str, dict[str, float | None]] = {}
+    for window in ("before", "during", "after", "steady", "run"):
+        spans = evidence.spans(window)
+        if not spans:
+            continue
+        scoped = within(rows, spans)
+        out[window] = {m: window_metric(m, scoped, spans) for m in ("p50", "p95", "p99")}
     return out
 
 
@@ -152,6 +163,7 @@ def assemble(plan: Plan, observation: Observation, profile: Profile) -> Scenario
         series=[SeriesPoint(**point) for point in series(frame)],
         failing_samples=_failing(observation, windows, scenario),
         streams=streams,
+        latency=_latency(evidence),
         sample_counts={str(k): int(v) for k, v in frame.groupby("source").size().items()}
         if not frame.empty
         else {},
