@@ -29,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ PY_CLIENT = textwrap.dedent(
 )
 
 
-def _run_load(
+def run_load(
     base: str, method: str, path: str, token: str, *, body: dict[str, Any] | None, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Drive one endpoint from a separate process; returns the parsed RESULT line."""
@@ -125,6 +126,40 @@ def _run_load(
     return result
 
 
+@contextlib.contextmanager
+def seeded_api(agents: int) -> Iterator[tuple[str, str]]:
+    """PostgreSQL, Redis and the API on free loopback ports, `agents` agents registered and the
+    API warmed up; yields its base URL and an operator token, and stops everything after."""
+    logs = Path(tempfile.mkdtemp(prefix="prism-bench-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            postgres = stack.enter_context(PostgresServer(logs))
+            redis = stack.enter_context(RedisServer(logs))
+            env = api_environment(
+                postgres.dsn, redis.url, logs / "data", extra={"PRISM_EMERGENCY_POLICIES": "off"}
+            )
+            api = stack.enter_context(api_process(logs, env))
+            base = f"http://{api.address}"
+            with httpx.Client(base_url=base, timeout=10, trust_env=False) as client:
+                token = client.post(
+                    "/api/v1/auth/token",
+                    json={"client_id": "operator", "client_secret": "operator-dev-secret"},
+                ).json()["access_token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                for index in range(agents):
+                    created = client.post(
+                        "/api/v1/agents",
+                        json={"name": f"bench-{index}", "capabilities": ["scan"]},
+                        headers=headers,
+                    )
+                    created.raise_for_status()
+                for _ in range(200):  # warm-up: connection pool, caches, code paths
+                    client.get("/api/v1/agents", headers=headers).raise_for_status()
+            yield base, token
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,32 +175,10 @@ def main() -> int:
     args.duration = float(min(max(round(args.duration), 1), 60))
     args.connections = min(max(args.connections, 1), 256)
 
-    logs = Path(tempfile.mkdtemp(prefix="prism-bench-"))
-    with contextlib.ExitStack() as stack:
-        postgres = stack.enter_context(PostgresServer(logs))
-        redis = stack.enter_context(RedisServer(logs))
-        env = api_environment(
-            postgres.dsn, redis.url, logs / "data", extra={"PRISM_EMERGENCY_POLICIES": "off"}
-        )
-        api = stack.enter_context(api_process(logs, env))
-        base = f"http://{api.address}"
-        with httpx.Client(base_url=base, timeout=10, trust_env=False) as client:
-            token = client.post(
-                "/api/v1/auth/token", json={"client_id": "operator", "client_secret": "operator-dev-secret"}
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            for index in range(args.agents):
-                created = client.post(
-                    "/api/v1/agents",
-                    json={"name": f"bench-{index}", "capabilities": ["scan"]},
-                    headers=headers,
-                )
-                created.raise_for_status()
-            for _ in range(200):  # warm-up: connection pool, caches, code paths
-                client.get("/api/v1/agents", headers=headers).raise_for_status()
+    with seeded_api(args.agents) as (base, token):
         results = {
-            "GET /api/v1/agents": _run_load(base, "GET", "/api/v1/agents", token, body=None, args=args),
-            "POST /api/v1/tasks": _run_load(base, "POST", "/api/v1/tasks", token, body=TASK_BODY, args=args),
+            "GET /api/v1/agents": run_load(base, "GET", "/api/v1/agents", token, body=None, args=args),
+            "POST /api/v1/tasks": run_load(base, "POST", "/api/v1/tasks", token, body=TASK_BODY, args=args),
         }
     load = os.getloadavg()
     print(f"\nload average during the run (other work on the machine counts): {load[0]:.2f} {load[1]:.2f}")
@@ -184,7 +197,6 @@ def main() -> int:
     get = results["GET /api/v1/agents"]
     met = get["requests"] / get["seconds"] >= 1000 and get["p95"] < 25 and get["non_2xx"] == 0
     print(f"\ntarget (GET /agents >= 1000 req/s, p95 < 25 ms): {'met' if met else 'NOT met'}")
-    shutil.rmtree(logs, ignore_errors=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from chaosgate.history import default_history_dir, load_result
 from chaosgate.injector import InjectionContext
 from chaosgate.plugins import injector_types, reporter_factories
 from chaosgate.scenario.loader import LoadedScenario, load_paths
+from chaosgate.scenario.resolution import check_overrides
 from chaosgate.state import default_state_dir
 from chaosgate.target import target_kinds
 from chaosgate.unexpected import describe
@@ -39,7 +40,9 @@ def select(scenarios: list[LoadedScenario], tags: list[str], ids: list[str]) -> 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Resolve every input first — a run never brings a target up for input it cannot use."""
     tags = [t for group in args.tags for t in group.split(",") if t]
+    check_overrides(args.target, args.sla)
     scenarios = select(load_paths([Path(p) for p in args.paths]), tags, args.ids)
     if args.dry_run:
         for loaded in scenarios:

@@ -30,7 +30,7 @@ from chaosgate.exitcodes import ExitCode
 TOXIPROXY_VERSION = "2.12.0"
 BASE_IMAGE = "chaosgate/debian:bookworm"
 INSTALL_ALL = "bash ci/install.sh"
-PIP_FIX = ".venv/bin/pip install -e '.[dev]'  (or bash ci/install.sh)"
+PIP_FIX = "bash ci/install.sh  (installs .venv from uv.lock)"
 POSTGRES_ROOTS = (Path("/usr/lib/postgresql"),)
 _VERSION_RE = re.compile(r"(\d+\.\d+(?:\.\d+)*)")
 

@@ -13,6 +13,8 @@ one readable message, never a traceback::
     │   ├── ComponentMissing            exit 3  not installed (doctor says how to fix it)
     │   ├── InjectorError               exit 3  an injector could not inject or revert
     │   └── TargetError                 exit 3  the system under test could not be reached
+    ├── TemplateError                   exit 3  a ``${...}`` with no value when a run renders it
+    │                                           (in ``scenario/templating.py``; the scenario is `error`)
     ├── SteadyStateAborted              exit 4  steady state did not hold before faults
     └── GateFailed                      exit 1  an SLA gate failed (the run itself was sound)
 """

@@ -35,7 +35,11 @@ class ExpectationResult(Record):
     critical: bool
     passed: bool
     applicable: bool = Field(
-        default=True, description="False when nothing in scope could be measured (SLA gates)."
+        default=True,
+        description="False when nothing in scope could be measured, or the gate is waived (SLA gates).",
+    )
+    waived: bool = Field(
+        default=False, description="An SLA gate the scenario waives (`sla.waive`): not judged, not counted."
     )
     measured: str | None = Field(default=None, description="The measured value in the threshold's unit.")
     measured_value: float | None = None

@@ -117,23 +117,31 @@ def search_path(cwd: Path | None = None) -> list[Path]:
     return [(cwd or Path.cwd()) / "targets", bundled]
 
 
+def target_names(cwd: Path | None = None) -> list[str]:
+    """Every target a name can stand for, in the order the search path finds them."""
+    names = [p.stem for folder in search_path(cwd) if folder.is_dir() for p in sorted(folder.glob("*.yaml"))]
+    return list(dict.fromkeys(names))
+
+
 def find_target_file(name_or_path: str, cwd: Path | None = None) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path
-    known: list[str] = []
     for folder in search_path(cwd):
         candidate = folder / f"{name_or_path}.yaml"
         if candidate.is_file():
             return candidate
-        known += [p.stem for p in folder.glob("*.yaml")] if folder.is_dir() else []
+    known = target_names(cwd)
     hint = closest(name_or_path, known)
     extra = f"; did you mean `{hint}`?" if hint else ""
-    raise UsageError(f"no target `{name_or_path}` (known: {', '.join(sorted(set(known))) or 'none'}){extra}")
+    raise UsageError(f"no target `{name_or_path}` (known: {', '.join(sorted(known)) or 'none'}){extra}")
 
 
-def load_target(name_or_path: str, *, run_id: str, state_dir: Path, cwd: Path | None = None) -> Target:
-    """The target a name or file describes, validated; input errors carry file:line."""
+def read_target(name_or_path: str, cwd: Path | None = None) -> tuple[type[Target], TargetSpec]:
+    """The kind and validated settings of a target file, without starting anything.
+
+    Input errors carry the target file's line and column.
+    """
     path = find_target_file(name_or_path, cwd)
     documents = load_file(path)
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
@@ -157,7 +165,13 @@ def load_target(name_or_path: str, *, run_id: str, state_dir: Path, cwd: Path | 
         )
     cls = kinds[str(kind)]
     try:
-        spec = cls.Spec.model_validate(data)
+        return cls, cls.Spec.model_validate(data)
     except ValidationError as error:
-        raise ScenarioErrors("invalid target", errors=model_errors(error, doc)) from None
+        keys = [k for k in cls.Spec.model_fields if k != "name"]
+        raise ScenarioErrors("invalid target", errors=model_errors(error, doc, keys=keys)) from None
+
+
+def load_target(name_or_path: str, *, run_id: str, state_dir: Path, cwd: Path | None = None) -> Target:
+    """The target a name or file describes, validated and ready to `up`."""
+    cls, spec = read_target(name_or_path, cwd)
     return cls(spec, run_id=run_id, state_dir=state_dir)

@@ -3,10 +3,10 @@
 #
 # Each step checks first and does nothing when its component is already there,
 # so a second run on a ready machine finishes in seconds. Components:
-#   - Debian packages: docker.io, postgresql, redis-server, chromium, debootstrap
+#   - Debian packages: docker.io, postgresql, redis-server, chromium, debootstrap, wrk
 #   - Toxiproxy 2.12.0 server and CLI, built with `go install`
 #   - the Docker engine (dockerd started when it is not answering)
-#   - the project's virtual environment at .venv with every Python dependency
+#   - the project's virtual environment at .venv, installed by uv from uv.lock
 #   - a locally built Debian base image (no registry is reachable)
 set -euo pipefail
 
@@ -14,7 +14,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOXIPROXY_VERSION="v2.12.0"
 BASE_IMAGE="chaosgate/debian:bookworm"
 STATE_DIR="${CHAOSGATE_STATE_DIR:-/var/lib/chaosgate}"
-APT_PACKAGES=(docker.io postgresql redis-server chromium debootstrap iptables curl wrk)
+APT_PACKAGES=(docker.io postgresql redis-server chromium debootstrap iptables curl wrk python3-venv)
+UV_VERSION="0.13.9"
+UV_TOOLS="$ROOT/.venv-tools"
 
 log() { printf '[install] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -79,25 +81,40 @@ build_base_image() {
     log "building base image $BASE_IMAGE with debootstrap (no registry is reachable)"
     local dir
     dir="$(mktemp -d)"
-    as_root debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$dir" http://deb.debian.org/debian >/dev/null
+    as_root debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$dir" >/dev/null
     as_root rm -rf "$dir/var/cache/apt/archives"/*.deb "$dir/var/lib/apt/lists"/*
     as_root tar -C "$dir" -c . | docker import - "$BASE_IMAGE" >/dev/null
     as_root rm -rf "$dir"
 }
 
+ensure_uv() {
+    # uv comes from the package index like any other package, into a bootstrap venv of its
+    # own: Debian's system pip refuses to install into the system Python.
+    if [ -x "$UV_TOOLS/bin/uv" ] && [ "$("$UV_TOOLS/bin/uv" --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
+        return
+    fi
+    log "installing uv $UV_VERSION into ${UV_TOOLS#"$ROOT"/}"
+    [ -x "$UV_TOOLS/bin/python" ] || python3 -m venv "$UV_TOOLS"
+    "$UV_TOOLS/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+}
+
 install_python_env() {
+    # Exactly the versions of uv.lock, the project editable, every extra. The stamp is the
+    # hash of what decides the install, so an unchanged checkout skips uv entirely.
     local venv="$ROOT/.venv"
     local stamp="$venv/.chaosgate-installed"
     local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/uv.lock" | sha256sum | cut -d' ' -f1)"
     if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        log "Python environment up to date"
+        log "Python environment matches uv.lock"
         return
     fi
-    log "installing the Python environment in .venv"
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --upgrade pip
-    "$venv/bin/python" -m pip install -q -e "$ROOT[dev]"
+    ensure_uv
+    log "installing the Python environment in .venv from uv.lock"
+    # --locked refuses a uv.lock that no longer matches pyproject.toml (run `uv lock`);
+    # the interpreter is the machine's python3, never one downloaded by uv.
+    (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$venv" UV_PYTHON_DOWNLOADS=never \
+        "$UV_TOOLS/bin/uv" sync --locked --all-extras --python python3 --quiet)
     echo "$want" >"$stamp"
 }
 

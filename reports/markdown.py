@@ -41,6 +41,10 @@ def render(run: RunResult, warnings: Sequence[EarlyWarning] = ()) -> str:
     for s in run.scenarios:
         failed = [e for e in s.expectations if e.applicable and not e.passed]
         lines.append(f"| `{s.id}` {_cell(s.title)} | {s.status} | {s.score:g} ({s.grade}) | {len(failed)} |")
+    waived = {s.id: [e.name for e in s.expectations if e.waived] for s in run.scenarios}
+    if any(waived.values()):
+        lines += ["", "SLA gates waived by their scenario (not judged, not counted):", ""]
+        lines += [f"- `{sid}`: {_cell(', '.join(names))}" for sid, names in waived.items() if names]
     for s in run.scenarios:
         failed = [e for e in s.expectations if e.applicable and not e.passed]
         if not failed and s.status not in ("aborted", "error"):

@@ -19,7 +19,7 @@ import httpx
 from chaosgate.engine.matching import mismatch
 from chaosgate.engine.samples import Exchange, Sample
 from chaosgate.scenario.model import Request, ResponseCheck
-from chaosgate.scenario.templating import render
+from chaosgate.scenario.templating import TemplateError, render
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,13 @@ async def perform(
     expected_source: bool = False,
 ) -> Outcome:
     """Make `request`, judge it against `check`, and describe it as a sample."""
-    path = str(render(request.path, context))
-    headers = {k: str(v) for k, v in render(dict(request.headers), context).items()}
-    body = render(request.json_body, context)
-    params = render(dict(request.params), context)
+    try:
+        path = str(render(request.path, context))
+        headers = {k: str(v) for k, v in render(dict(request.headers), context).items()}
+        body = render(request.json_body, context)
+        params = render(dict(request.params), context)
+    except TemplateError as error:
+        raise TemplateError(f"{source} ({request.method} {request.path}): {error}") from None
     started = clock.now()
     begin = time.perf_counter()
     try:

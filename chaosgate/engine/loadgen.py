@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chaosgate.engine.http import verify_tls
 from chaosgate.engine.samples import Sample
 from chaosgate.exceptions import InfrastructureError
 from chaosgate.ports import free_port
@@ -49,6 +50,7 @@ class LoadProcess:
             "spawn_rate": load.spawn_rate,
             "duration": load.duration,
             "think_time": load.think_time,
+            "verify": verify_tls(base_url),
             "clock_zero": clock_zero,
             "mix": [
                 {

@@ -53,6 +53,13 @@ async def run_probe(
     """Sample `spec` every `spec.every` seconds until `stop` is set or the clock reaches `until`."""
     stats = ProbeStats()
     in_flight: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
+
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            failures.append(error)
 
     async def one() -> None:
         outcome = await perform(
@@ -68,11 +75,11 @@ async def run_probe(
 
     next_tick = clock.now()
     try:
-        while not stop.is_set() and clock.now() < until:
+        while not stop.is_set() and clock.now() < until and not failures:
             if len(in_flight) < MAX_IN_FLIGHT:
                 task = asyncio.create_task(one())
                 in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(finished)
                 stats.started += 1
             else:
                 stats.skipped += 1
@@ -90,4 +97,8 @@ async def run_probe(
             _, pending = await asyncio.wait(in_flight, timeout=timeout)
             for task in pending:
                 task.cancel()
+    if failures:
+        # A request that could not even be made (a reference with no value, a bug) ends
+        # the scenario with its reason, instead of being logged as never retrieved.
+        raise failures[0]
     return stats

@@ -53,10 +53,11 @@ def _need(window: str, expectations: list[Expectation], gates: list[Threshold]) 
 
 
 def window_needs(scenario: Scenario, profile: Profile) -> WindowNeeds:
-    """What `scenario`'s own expectations and its profile's gates need of each window."""
+    """What `scenario`'s own expectations and the profile gates it does not waive need of each window."""
+    waived = set(scenario.waived_gates)
 
     def gates(window: str) -> list[Threshold]:
-        return [g.metric for g in profile.gates if g.window == window]
+        return [g.metric for g in profile.gates if g.window == window and g.name not in waived]
 
     after = _need("after", scenario.expect.after, gates("after"))
     if scenario.streams:  # a subscriber cut by the fault retries with backoff up to MAX_BACKOFF

@@ -291,5 +291,26 @@ def judge_all(evidence: Evidence, scenario: Scenario, profile: Profile) -> list[
         for window in ("before", "during", "after")
         for index, exp in enumerate(getattr(scenario.expect, window))
     ]
-    results += [judge_gate(evidence, gate, scenario) for gate in profile.gates]
+    waived = set(scenario.waived_gates)
+    results += [
+        _waived(gate) if gate.name in waived else judge_gate(evidence, gate, scenario)
+        for gate in profile.gates
+    ]
     return results
+
+
+def _waived(gate: Gate) -> ExpectationResult:
+    """A gate the scenario waives (`sla.waive`): shown, never judged, never counted."""
+    return ExpectationResult(
+        id=f"sla:{gate.name}",
+        kind="sla",
+        window=gate.window,
+        name=gate.name,
+        weight=1.0,
+        critical=False,
+        passed=True,
+        applicable=False,
+        waived=True,
+        threshold=str(gate.metric),
+        reason="waived by the scenario (sla.waive)",
+    )

@@ -2,8 +2,9 @@
 
 A profile is looked up as ``sla/NAME.yaml`` in the working directory first,
 then among the profiles chaosgate ships (``chaosgate/sla/``); a path to a
-file works too. A scenario may override single gates by metric:
-``sla: {profile: default, targets: ["p95 < 300ms"]}``.
+file works too. A scenario may override single gates by metric, and waive
+gates by name that do not apply to it:
+``sla: {profile: default, targets: ["p95 < 300ms"], waive: [throughput]}``.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ def load_profile(name_or_path: str, cwd: Path | None = None) -> Profile:
     try:
         return Profile.model_validate(documents[0].data)
     except ValidationError as error:
-        raise ScenarioErrors("invalid SLA profile", errors=model_errors(error, documents[0])) from None
+        keys = list(Profile.model_fields)
+        raise ScenarioErrors(
+            "invalid SLA profile", errors=model_errors(error, documents[0], keys=keys)
+        ) from None
 
 
 def profile_for(scenario: Scenario, override: str | None = None) -> Profile:
     """The profile a scenario is judged by: `--sla` if given, else its own, with its targets."""
-    if isinstance(scenario.sla, str):
-        return load_profile(override or scenario.sla)
-    return load_profile(override or scenario.sla.profile).with_targets(list(scenario.sla.targets))
+    profile = load_profile(override or scenario.sla_profile)
+    return profile if isinstance(scenario.sla, str) else profile.with_targets(list(scenario.sla.targets))

@@ -1,12 +1,13 @@
 """Checks across a scenario that a schema cannot express: names that must exist.
 
-Each check returns located errors, so a reference to a fault, a probe or a
-setup step that is not there points at the line that names it.
+Each check returns located errors, so a reference to a fault, a probe, a
+setup step or an environment variable that is not there points at the line
+that names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chaosgate.checks import UnknownCheck, resolve
@@ -36,7 +37,9 @@ def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
             yield from _strings(item, (*path, index))
 
 
-def _template_errors(doc: MarkedDocument, data: dict[str, Any]) -> list[ScenarioError]:
+def _template_errors(
+    doc: MarkedDocument, data: dict[str, Any], environ: Mapping[str, str]
+) -> list[ScenarioError]:
     errors = []
     steps = [s.get("name") for s in data.get("setup", []) if isinstance(s, dict)]
     for path, text in _strings(data, ()):
@@ -44,11 +47,11 @@ def _template_errors(doc: MarkedDocument, data: dict[str, Any]) -> list[Scenario
         visible = (
             steps[: path[1]] if len(path) > 1 and path[0] == "setup" and isinstance(path[1], int) else steps
         )
-        for parts in references(text):
+        for reference in references(text):
             try:
-                check_reference(parts, [s for s in visible if isinstance(s, str)])
+                check_reference(reference, [s for s in visible if isinstance(s, str)], environ)
             except TemplateError as error:
-                errors.append(located(doc, path, str(error)))
+                errors.append(located(doc, path, str(error), suggestion=error.suggestion))
     return errors
 
 
@@ -146,10 +149,12 @@ def _metric_errors(
     return errors
 
 
-def consistency_errors(doc: MarkedDocument, scenario: Scenario) -> list[ScenarioError]:
-    """Every cross-reference problem of one scenario."""
+def consistency_errors(
+    doc: MarkedDocument, scenario: Scenario, environ: Mapping[str, str]
+) -> list[ScenarioError]:
+    """Every cross-reference problem of one scenario; `${env.NAME}` is checked against `environ`."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    errors = _template_errors(doc, data) + _jsonpath_errors(doc, scenario)
+    errors = _template_errors(doc, data, environ) + _jsonpath_errors(doc, scenario)
     errors += _duplicates(doc, "setup", [s.name for s in scenario.setup])
     errors += _duplicates(doc, "faults", [f.name for f in scenario.faults])
     errors += _duplicates(doc, "probes", [p.name for p in scenario.probes])

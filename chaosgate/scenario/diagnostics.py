@@ -312,14 +312,39 @@ def _parent(field_path: str) -> str:
     return head if dot else "(document)"
 
 
-def model_errors(error: ModelError, doc: MarkedDocument, prefix: PathKey = ()) -> list[ScenarioError]:
-    """Pydantic errors (semantic checks the schema cannot express) located like schema errors."""
+def model_errors(
+    error: ModelError, doc: MarkedDocument, prefix: PathKey = (), *, keys: Sequence[str] = ()
+) -> list[ScenarioError]:
+    """Pydantic errors (semantic checks the schema cannot express) located like schema errors.
+
+    `keys` are the keys the mapping at `prefix` may hold: an unknown one among
+    them is reported at the key, with the closest known key.
+    """
     out = []
     for item in error.errors():
-        path = _data_path(doc.data, (*prefix, *item["loc"]))
+        loc = tuple(item["loc"])
+        path = _data_path(doc.data, (*prefix, *loc))
+        if item["type"] == "extra_forbidden" and keys and len(loc) == 1:
+            stranger = str(loc[0])
+            out.append(
+                located(
+                    doc,
+                    path,
+                    f"unknown key `{stranger}`",
+                    key=True,
+                    expected="one of " + ", ".join(f"`{k}`" for k in keys),
+                    suggestion=closest(stranger, keys),
+                )
+            )
+            continue
+        if item["type"] == "missing" and loc:
+            out.append(
+                located(doc, path, f"missing required key `{loc[-1]}`", expected=f"`{loc[-1]}` to be given")
+            )
+            continue
         message = str(item["msg"]).removeprefix("Value error, ")
         out.append(located(doc, path, message))
-    return _unique_sorted(out)
+    return _unique_sorted(_drop_explained_missing(out))
 
 
 def _data_path(data: Any, loc: Iterable[Any]) -> PathKey:

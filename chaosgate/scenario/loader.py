@@ -2,12 +2,15 @@
 
 Loading never touches a system. Every problem in every file is collected
 before anything is reported, so `chaosgate validate scenarios/` lists all of
-them at once, each with its file, line and column.
+them at once, each with its file, line and column. That includes the names a
+scenario gives to things outside its file (targets, SLA profiles and their
+gates, environment variables), so a run that loads cleanly can be judged.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +26,7 @@ from chaosgate.scenario.consistency import consistency_errors
 from chaosgate.scenario.diagnostics import located, model_errors, schema_errors
 from chaosgate.scenario.marked_yaml import MarkedDocument, load_file
 from chaosgate.scenario.model import Scenario
+from chaosgate.scenario.resolution import NameResolver
 from chaosgate.scenario.schema import COMMITTED_SCHEMA, scenario_schema
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -94,8 +98,11 @@ def _fault_params(
     return params, errors
 
 
-def load_document(doc: MarkedDocument) -> LoadedScenario:
-    """One YAML document as a scenario, or ScenarioErrors listing every problem in it."""
+def load_document(doc: MarkedDocument, names: NameResolver | None = None) -> LoadedScenario:
+    """One YAML document as a scenario, or ScenarioErrors listing every problem in it.
+
+    `${env.NAME}` references are checked against this process's environment.
+    """
     if not isinstance(doc.data, dict):
         raise ScenarioErrors(
             "invalid scenario",
@@ -116,13 +123,18 @@ def load_document(doc: MarkedDocument) -> LoadedScenario:
     except ValidationError as error:
         raise ScenarioErrors("invalid scenario", errors=model_errors(error, doc)) from None
     params, errors = _fault_params(doc, scenario)
-    errors += consistency_errors(doc, scenario)
+    errors += consistency_errors(doc, scenario, os.environ)
+    errors += (names or NameResolver()).errors(doc, scenario)
     if errors:
-        raise ScenarioErrors("invalid scenario", errors=errors)
+        ours = [e for e in errors if e.span is None or e.span.file == doc.file]
+        ours.sort(key=lambda e: (e.span.line, e.span.column) if e.span else (0, 0))
+        raise ScenarioErrors("invalid scenario", errors=ours + [e for e in errors if e not in ours])
     return LoadedScenario(scenario=scenario, source=doc.span_for(()), fault_params=tuple(params))
 
 
-def _load_one(path: Path, loaded: list[LoadedScenario], errors: list[ScenarioError]) -> None:
+def _load_one(
+    path: Path, loaded: list[LoadedScenario], errors: list[ScenarioError], names: NameResolver
+) -> None:
     try:
         documents = load_file(path)
     except ScenarioError as error:
@@ -138,7 +150,7 @@ def _load_one(path: Path, loaded: list[LoadedScenario], errors: list[ScenarioErr
         )
     for doc in documents:
         try:
-            loaded.append(load_document(doc))
+            loaded.append(load_document(doc, names))
         except ScenarioErrors as error:
             errors.extend(error.errors)
 
@@ -181,8 +193,9 @@ def validate_paths(paths: Sequence[Path]) -> ValidationReport:
     report = ValidationReport()
     files = discover(paths)
     report.files = len(files)
+    names = NameResolver()
     for path in files:
-        _load_one(path, report.scenarios, report.errors)
+        _load_one(path, report.scenarios, report.errors, names)
     report.errors.extend(_duplicate_ids(report.scenarios))
     if not files:
         raise UsageError("no scenario files (*.yaml, *.yml) under " + ", ".join(str(p) for p in paths))

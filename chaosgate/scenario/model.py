@@ -272,10 +272,17 @@ class Expectations(Frozen):
 
 
 class SlaOverride(Frozen):
-    """A named SLA profile with single targets overridden for this scenario."""
+    """A named SLA profile with single targets overridden, or gates waived, for this scenario."""
 
-    profile: str = "default"
-    targets: list[ThresholdSpec] = Field(default_factory=list)
+    profile: str = Field(default="default", description="Name or file of an SLA profile.")
+    targets: list[ThresholdSpec] = Field(
+        default_factory=list, description="Replace the profile's gate of the same metric, or add one."
+    )
+    waive: list[str] = Field(
+        default_factory=list,
+        description="Names of the profile's gates this scenario is not judged by (reported as waived).",
+        examples=[["throughput"]],
+    )
 
 
 class Scenario(Frozen):
@@ -301,3 +308,12 @@ class Scenario(Frozen):
     )
     expect: Expectations = Field(default_factory=Expectations)
     teardown: list[Request] = Field(default_factory=list)
+
+    @property
+    def sla_profile(self) -> str:
+        """The name (or file) of the SLA profile this scenario names."""
+        return self.sla if isinstance(self.sla, str) else self.sla.profile
+
+    @property
+    def waived_gates(self) -> tuple[str, ...]:
+        return () if isinstance(self.sla, str) else tuple(self.sla.waive)

@@ -94,7 +94,7 @@ class DockerStack:
         }
         record.update(network=network, containers=list(names.values()))
         try:
-            sdk.networks.create(network, driver="bridge", labels=labels)
+            subnet = _subnet(sdk.networks.create(network, driver="bridge", labels=labels))
             published = {
                 "postgres": self._run(sdk, images.postgres, names["postgres"], network, labels, [5432]),
                 "redis": self._run(sdk, images.redis, names["redis"], network, labels, [6379]),
@@ -118,6 +118,11 @@ class DockerStack:
                 "PRISM_CHAOS_ENABLED": "true",
                 "PRISM_CHAOS_TOKEN": token,
             }
+            # Every request reaches the API through the Toxiproxy container on the stack's own
+            # network; without this the lockdown policy would take the test client for an
+            # outsider, and the docker runtime would judge the service differently from the
+            # process runtime, where the same requests arrive from loopback.
+            environment.setdefault("PRISM_TRUSTED_NETWORKS", f"127.0.0.0/8,::1/128,{subnet}")
             published["api"] = self._run(sdk, images.api, names["api"], network, labels, [8000], environment)
             api_proxy_port = published["toxiproxy"][PROXY_PORTS["api"]]
             base_url = f"http://{LOOPBACK}:{api_proxy_port}"
@@ -229,6 +234,16 @@ def containers_alive(record: StackRecord) -> bool:
         return True
     finally:
         sdk.close()
+
+
+def _subnet(network: Any) -> str:
+    """The IPv4 subnet Docker gave a network (read back: creation answers without it)."""
+    network.reload()
+    configs = network.attrs.get("IPAM", {}).get("Config") or []
+    subnets = [c["Subnet"] for c in configs if "Subnet" in c and ":" not in c["Subnet"]]
+    if not subnets:
+        raise TargetError(f"docker network {network.name} has no IPv4 subnet")
+    return str(subnets[0])
 
 
 def remove_containers(record: StackRecord) -> list[str]:

@@ -18,8 +18,8 @@ rootfs        ``debootstrap --variant=minbase --include=<rootfs/packages.txt>`` 
 postgres      rootfs + a ready cluster with database ``prism`` (``images/postgres``)
 redis         rootfs + ``redis-server`` as its command (``images/redis``)
 toxiproxy     the Debian base + the host's ``toxiproxy-server`` binary
-api           the Debian base + wheels built on the host (``pip wheel``, versions pinned to
-              the project's virtual environment) + ``reference_impl/``
+api           the Debian base + wheels built on the host (``pip wheel``, versions pinned by
+              the project's ``uv.lock``, as in the host's ``.venv``) + ``reference_impl/``
 ============  ==========================================================================
 
 Build contexts are under ``targets/images/``; downloads (``.deb`` files,
@@ -47,10 +47,11 @@ from typing import Any
 from chaosgate.exceptions import ComponentMissing, TargetError
 from targets.reference.rootfs import build_rootfs, docker_import
 from targets.reference.stack import file_lock
-from targets.reference.wheels import api_pins, build_wheelhouse
+from targets.reference.wheels import build_wheelhouse, locked_pins, read_requirements
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = PROJECT_ROOT / "targets" / "images"
+LOCK_FILE = PROJECT_ROOT / "uv.lock"
 BASE_IMAGE = "chaosgate/debian:bookworm"
 LABEL = "chaosgate.image"
 REPOSITORIES = {
@@ -174,7 +175,8 @@ class ImageBuilder:
         files = {role: _tree_digest(IMAGES_DIR / role) for role in REPOSITORIES}
         rootfs = _digest("rootfs-v1", files["rootfs"])
         rootfs_tag = f"{REPOSITORIES['rootfs']}:{rootfs}"
-        pins = "\n".join(api_pins(IMAGES_DIR / "api" / "requirements.txt", self.python_version()))
+        api_requirements = read_requirements(IMAGES_DIR / "api" / "requirements.txt")
+        pins = "\n".join(locked_pins(LOCK_FILE, api_requirements, self.python_version()))
         hashes = {
             "rootfs": rootfs,
             "postgres": _digest(rootfs_tag, files["postgres"]),
@@ -210,6 +212,7 @@ class ImageBuilder:
                     wheels = pool.submit(
                         build_wheelhouse,
                         IMAGES_DIR / "api" / "requirements.txt",
+                        LOCK_FILE,
                         self.python_version(),
                         cache_dir() / "wheelhouse",
                         self.log,

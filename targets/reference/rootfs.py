@@ -27,7 +27,6 @@ from pathlib import Path
 from chaosgate.exceptions import ComponentMissing, TargetError
 
 SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
 STAGE_TIMEOUT = 900
 STRIPPED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info")
 
@@ -120,8 +119,7 @@ def build_rootfs(packages: Sequence[str], deb_cache: Path, log: Callable[[str], 
                 f"--cache-dir={deb_cache}",
                 f"--include={','.join(packages)}",
                 SUITE,
-                str(root),
-                MIRROR,
+                str(root),  # no mirror argument: debootstrap's default serves
             ],
             "debootstrap (first stage)",
             log_path,

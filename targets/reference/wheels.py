@@ -1,12 +1,13 @@
-"""Wheels for the API image, built on the host and pinned to the project's virtual environment.
+"""Wheels for the API image, built on the host at the versions of the project's uv.lock.
 
 A container reaches no package index, so ``pip wheel`` runs here (through
 the host's ordinary pip configuration) and the image installs with
-``--no-index --find-links``. The versions are the ones installed in this
-environment, the same the reference tests run against: :func:`api_pins`
-walks the requirement closure of ``requirements.txt`` through
-``importlib.metadata``. A wheelhouse is cached by the hash of its pins, so it
-is downloaded once.
+``--no-index --find-links``. The versions come from ``uv.lock``, the same
+file the host's ``.venv`` is installed from (``ci/install.sh``), so the API
+in a container runs what the reference tests run against:
+:func:`locked_pins` walks the requirement closure of ``requirements.txt``
+through the lock. A wheelhouse is cached by the hash of its pins, so it is
+downloaded once.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from importlib import metadata
+import tomllib
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -30,52 +33,72 @@ WHEEL_TIMEOUT = 600
 COMPLETE = ".complete"
 
 
-def _requirements(path: Path) -> list[Requirement]:
+def read_requirements(path: Path) -> list[Requirement]:
     lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
     return [Requirement(line) for line in lines if line]
 
 
-def api_pins(requirements: Path, python_version: str) -> list[str]:
-    """``name==version`` of every distribution the requirements need on `python_version`, as installed here.
+def locked_pins(lock: Path, requirements: Iterable[Requirement], python_version: str) -> list[str]:
+    """``name==version`` from `lock` of every distribution `requirements` need on `python_version`.
 
     Markers are evaluated for the image's Python (``3.11.2`` in Debian bookworm), which
-    can need what this environment's does not (``async-timeout`` below 3.11.3); such a
-    distribution, not installed here, is given by its requirement (``name>=x``) instead.
+    can need what the host's does not (``async-timeout`` below 3.11.3); the lock holds
+    both, since uv resolves for every Python the project supports.
     """
-    target = {
-        "python_full_version": python_version,
-        "python_version": ".".join(python_version.split(".")[:2]),
-    }
+    environment: dict[str, str] = {key: str(value) for key, value in default_environment().items()}
+    environment.update(
+        python_full_version=python_version, python_version=".".join(python_version.split(".")[:2]), extra=""
+    )
+    try:
+        data = tomllib.loads(lock.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise TargetError(f"cannot read {lock}: {error} (run `uv lock`)") from None
+    packages: dict[str, list[dict[str, Any]]] = {}
+    for package in data.get("package", []):
+        packages.setdefault(canonicalize_name(package["name"]), []).append(package)
+
+    def pick(name: str, version: str | None) -> dict[str, Any]:
+        """The locked entry of `name`; uv names the version when it locked several (per Python)."""
+        candidates = [p for p in packages.get(name, []) if version is None or p["version"] == version]
+        if len(candidates) > 1:
+            candidates = [
+                p
+                for p in candidates
+                if any(Marker(m).evaluate(environment) for m in p.get("resolution-markers", []))
+            ]
+        if not candidates:
+            raise TargetError(f"{name} is not in {lock} for Python {python_version} (run `uv lock`)")
+        return candidates[0]
+
     pins: dict[str, str] = {}
-    pending = [(req, frozenset(req.extras), True) for req in _requirements(requirements)]
+    pending: list[tuple[str, frozenset[str], str | None]] = []
+    for req in requirements:
+        package = pick(canonicalize_name(req.name), None)
+        if not req.specifier.contains(package["version"], prereleases=True):
+            raise TargetError(f"{lock} has {req.name} {package['version']}, which does not satisfy {req}")
+        pending.append((canonicalize_name(req.name), frozenset(req.extras), None))
     seen: set[tuple[str, frozenset[str]]] = set()
     while pending:
-        req, extras, top = pending.pop()
-        name = canonicalize_name(req.name)
+        name, extras, version = pending.pop()
         if (name, extras) in seen:
             continue
         seen.add((name, extras))
-        try:
-            dist = metadata.distribution(req.name)
-        except metadata.PackageNotFoundError:
-            if top:
-                raise TargetError(f"{req.name} is not installed in {sys.prefix} (pip install -e .)") from None
-            pins.setdefault(name, f"{name}{req.specifier}")
-            continue
-        pins[name] = f"{name}=={dist.version}"
-        for text in dist.requires or []:
-            dep = Requirement(text)
-            environments = [{**target, "extra": extra} for extra in extras] or [{**target, "extra": ""}]
-            if dep.marker is None or any(dep.marker.evaluate(env) for env in environments):
-                pending.append((dep, frozenset(dep.extras), False))
+        package = pick(name, version)
+        pins[name] = f"{name}=={package['version']}"
+        optional = package.get("optional-dependencies", {})
+        deps = [*package.get("dependencies", []), *(d for extra in extras for d in optional.get(extra, []))]
+        for dep in deps:
+            if "marker" not in dep or Marker(dep["marker"]).evaluate(environment):
+                extra_names = frozenset(dep.get("extra", []))
+                pending.append((canonicalize_name(dep["name"]), extra_names, dep.get("version")))
     return sorted(pins.values())
 
 
 def build_wheelhouse(
-    requirements: Path, python_version: str, cache_root: Path, log: Callable[[str], None]
+    requirements: Path, lock: Path, python_version: str, cache_root: Path, log: Callable[[str], None]
 ) -> Path:
     """A folder with a wheel for every pin, pip's own wheel, requirements.txt and constraints.txt."""
-    pins = [*api_pins(requirements, python_version), f"pip=={metadata.version('pip')}"]
+    pins = locked_pins(lock, [*read_requirements(requirements), Requirement("pip")], python_version)
     digest = hashlib.sha256("\n".join([requirements.read_text(), *pins]).encode()).hexdigest()[:16]
     folder = cache_root / digest
     if (folder / COMPLETE).exists():
@@ -85,7 +108,7 @@ def build_wheelhouse(
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=cache_root))
     try:
         shutil.copy2(requirements, work / "requirements.txt")
-        (work / "constraints.txt").write_text("\n".join(pin for pin in pins if "==" in pin) + "\n")
+        (work / "constraints.txt").write_text("\n".join(pins) + "\n")
         argv = [
             sys.executable,
             "-m",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.engine.conftest import Workspace, latency_scenario
 
@@ -80,10 +85,144 @@ def test_filters_select_by_tag_and_id(workspace: Workspace) -> None:
     assert workspace.run("run", ".", "--id", "demo-latency", "--dry-run").returncode == 0
 
 
-def test_unknown_target_is_invalid_input(workspace: Workspace, tmp_path: Path) -> None:
-    data = latency_scenario()
-    data["target"] = "dmeo"
-    path = workspace.scenario("bad-target", data)
+def test_a_template_that_fails_at_run_time_ends_the_scenario_as_error(workspace: Workspace) -> None:
+    data = latency_scenario(latency=None)
+    data["setup"] = [{"name": "status", "request": {"path": "/health"}}]
+    data["probes"] = [
+        {"name": "ghost", "request": {"path": "/health?x=${setup.status.missing}"}, "every": "100ms"}
+    ]
+    path = workspace.scenario("ghost", data)
     result = workspace.run("run", str(path), "--out", "out")
-    assert result.returncode == 3 or result.returncode == 2
-    assert "did you mean `demo`?" in (workspace.out / "results.json").read_text() + result.stderr
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "never retrieved" not in result.stderr
+    (scenario,) = workspace.results()["scenarios"]
+    assert scenario["status"] == "error"
+    assert "ghost (GET /health?x=${setup.status.missing})" in scenario["reason"]
+    assert "has no value at `missing`" in scenario["reason"]
+    assert "\n" not in scenario["reason"]
+    assert workspace.chaosgate_leftovers() == []
+
+
+# Inputs that name nothing are rejected before any target comes up. The target of these
+# runs is a `url` target whose Toxiproxy is a listening socket: bringing it up would
+# connect there, so a connection on the trap proves the target was started.
+
+
+@pytest.fixture
+def trap() -> Iterator[socket.socket]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0)
+    yield server
+    server.close()
+
+
+def sprung(trap: socket.socket, wait: float = 0.0) -> bool:
+    trap.settimeout(wait)
+    try:
+        connection, _ = trap.accept()
+    except (BlockingIOError, TimeoutError):
+        return False
+    connection.close()
+    return True
+
+
+@pytest.fixture
+def offline(tmp_path: Path, trap: socket.socket, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    url = f"http://127.0.0.1:{trap.getsockname()[1]}"
+    space = Workspace(tmp_path, url)
+    space.target("demo", kind="url", base_url="http://127.0.0.1:9", toxiproxy_url=url)
+    monkeypatch.setenv("CHAOSGATE_TEST_TOKEN", "secret")
+    return space
+
+
+def named(**changes: Any) -> dict[str, Any]:
+    """A valid scenario on the `demo` target whose probe uses `${env.CHAOSGATE_TEST_TOKEN}`."""
+    data = latency_scenario()
+    data["steady_state"][0]["request"]["path"] = "/health?t=${env.CHAOSGATE_TEST_TOKEN}"
+    data.update(changes)
+    return data
+
+
+def position(path: Path, value: str) -> str:
+    """`file:line:col` of the first occurrence of `value` in the file."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if value in line:
+            return f"{path}:{number}:{line.index(value) + 1}"
+    raise AssertionError(f"{value} not in {path}")
+
+
+def assert_rejected_before_anything_ran(
+    space: Workspace, trap: socket.socket, path: Path, *, value: str, message: str, hint: str | None
+) -> None:
+    """Exit 2 with the error at `value` in `path`, for `run` and `run --dry-run`, and nothing started."""
+    for extra in ((), ("--dry-run",)):
+        result = space.run("run", str(path), "--out", "out", *extra, timeout=60)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"{position(path, value)}: error: {message}" in result.stderr, result.stderr
+        if hint is not None:
+            assert f"did you mean `{hint}`?" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""  # not even a plan was printed
+    assert not space.out.exists()
+    assert not sprung(trap)
+
+
+def test_the_trap_is_sprung_when_the_target_comes_up(offline: Workspace, trap: socket.socket) -> None:
+    path = offline.scenario("valid", named())
+    run = offline.start("run", str(path), "--out", "out")
+    try:
+        assert sprung(trap, wait=60.0)  # the url target calls its Toxiproxy from `up`
+    finally:
+        run.kill()
+        run.communicate(timeout=60)
+
+
+def test_run_rejects_an_unset_env_reference(
+    offline: Workspace, trap: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHAOSGATE_TEST_TOKEN")
+    path = offline.scenario("env", named())
+    message = "environment variable `CHAOSGATE_TEST_TOKEN` is not set"
+    assert_rejected_before_anything_ran(offline, trap, path, value="/health?t=", message=message, hint=None)
+
+
+@pytest.mark.parametrize("sla", ["defualt", {"profile": "defualt"}])
+def test_run_rejects_a_misspelt_sla_profile(offline: Workspace, trap: socket.socket, sla: Any) -> None:
+    path = offline.scenario("sla", named(sla=sla))
+    message = "no SLA profile `defualt`"
+    assert_rejected_before_anything_ran(offline, trap, path, value="defualt", message=message, hint="default")
+
+
+def test_run_rejects_a_misspelt_target(offline: Workspace, trap: socket.socket) -> None:
+    path = offline.scenario("target", named(target="dmeo"))
+    message = "no target `dmeo`"
+    assert_rejected_before_anything_ran(offline, trap, path, value="dmeo", message=message, hint="demo")
+
+
+def test_run_rejects_a_misspelt_waived_gate(offline: Workspace, trap: socket.socket) -> None:
+    path = offline.scenario("waive", named(sla={"waive": ["thruput"]}))
+    message = "SLA profile `default` has no gate `thruput` to waive"
+    assert_rejected_before_anything_ran(
+        offline, trap, path, value="thruput", message=message, hint="throughput"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message", "hint"),
+    [("--target=dmeo", "no target `dmeo`", "demo"), ("--sla=defualt", "no SLA profile `defualt`", "default")],
+)
+def test_run_rejects_misspelt_overrides(
+    offline: Workspace, trap: socket.socket, option: str, message: str, hint: str
+) -> None:
+    path = offline.scenario("valid", named())
+    for extra in ((), ("--dry-run",)):
+        result = offline.run("run", str(path), option, "--out", "out", *extra, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert f"did you mean `{hint}`?" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not offline.out.exists()
+    assert not sprung(trap)

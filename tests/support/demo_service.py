@@ -7,6 +7,7 @@ inside a container it is 0.0.0.0 so the published port reaches it):
   POST /items   201 {"id": n}
   GET /slow     200 after 50 ms
   POST /sick    {"after": A, "seconds": S}: /health answers 503 from A to A+S seconds from now
+  GET /unavailable  503 {"error": "unavailable"}, a server error on every call
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(0.05)
             self._send(200, {"slow": True})
+        elif self.path == "/unavailable":
+            self._send(503, {"error": "unavailable"})
         else:
             self._send(404, {"error": "not found"})
 
