@@ -23,7 +23,7 @@ import yaml
 from chaosgate.exceptions import UsageError
 from chaosgate.generate.document import ApiDocument, ApiOperation
 from chaosgate.generate.faults import FaultKind
-from chaosgate.generate.promises import degraded_answer, documented_answer
+from chaosgate.generate.promises import REPEATED_CALL, Promise, degraded_answer, documented_answer
 from chaosgate.generate.requests import Prepared
 from chaosgate.scenario.schema import COMMITTED_SCHEMA
 
@@ -114,29 +114,13 @@ def build(
     """The scenario of one operation under one fault, as a mapping ready to dump."""
     documented = documented_answer(document, operation)
     degraded = degraded_answer(document, operation) if fault.dependency else None
-    summary = str(operation.node.mapping().get("summary") or "").strip()
-    what = (
-        "it cuts the path, so the outage must be seen and" if fault.cuts_path else "it must still answer, and"
-    )
-    notes = [
-        f"Generated from {Path(document.source).name if '://' not in document.source else document.source}."
-    ]
-    notes.append(
-        f"{operation.label}{f' ({summary})' if summary else ''} under {fault.words}: {what} recover."
-    )
-    if not documented.statuses:
-        notes.append("The document declares no 2xx status for it: the status is not checked.")
-    if fault.dependency and degraded and len(degraded.statuses) == len(documented.statuses):
-        notes.append("The document declares no 503 for it: during the fault it must answer as usual.")
-    if not operation.safe:
-        notes.append(f"The probe repeats the {operation.method}: run it against a disposable environment.")
-    notes += [note[0].upper() + note[1:] + "." for note in dict.fromkeys(prepared.notes)]
+    description = _description(document, operation, prepared, fault, documented=documented, degraded=degraded)
     tags = ["generated", operation.method.lower(), fault.layer, fault.kind.replace("_", "-")]
     tags += [slug(str(t)) for t in operation.node.mapping().get("tags") or [] if slug(str(t))]
     data: dict[str, Any] = {
         "id": scenario_id,
         "title": f"{operation.label} under {fault.words}",
-        "description": " ".join(notes),
+        "description": description,
         "tags": list(dict.fromkeys(tags)),
         "category": "network",
         "target": target,
@@ -157,6 +141,45 @@ def build(
     if prepared.teardown:
         data["teardown"] = prepared.teardown
     return data
+
+
+def _description(
+    document: ApiDocument,
+    operation: ApiOperation,
+    prepared: Prepared,
+    fault: FaultKind,
+    *,
+    documented: Promise,
+    degraded: Promise | None,
+) -> str:
+    """Why the scenario exists, what it judges, and what to set or check before running it."""
+    summary = str(operation.node.mapping().get("summary") or "").strip()
+    if fault.dependency:
+        what = "it must answer as documented or with the degraded answer the document declares"
+    elif fault.cuts_path:
+        what = "nothing can answer, so the outage must be seen within 2 s"
+    else:
+        what = "it must keep answering as documented"
+    source = document.source if "://" in document.source else Path(document.source).name
+    notes = [
+        f"Generated from {source}.",
+        f"{operation.label}{f' ({summary})' if summary else ''} under {fault.words}: {what}, "
+        f"and answer as documented again within {RECOVERY_GRACE} of the fault ending.",
+    ]
+    if not documented.statuses:
+        notes.append("The document declares no 2xx status for it: the status is not checked.")
+    if degraded is not None and degraded.statuses == documented.statuses:
+        notes.append("The document declares no 503 for it: during the fault it must answer as usual.")
+    if not operation.safe:
+        notes.append(f"The probe repeats the {operation.method}: run it against a disposable environment.")
+    repeated = [s for s in REPEATED_CALL.get(operation.method, ()) if s in documented.statuses]
+    if repeated:
+        notes.append(
+            f"A repeated call finds the resource {'gone' if operation.method == 'DELETE' else 'changed'}, "
+            f"so the declared {' and '.join(map(str, repeated))} is accepted."
+        )
+    notes += [note[0].upper() + note[1:] + "." for note in dict.fromkeys(prepared.notes)]
+    return " ".join(notes)
 
 
 class _Dumper(yaml.SafeDumper):

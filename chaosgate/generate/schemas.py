@@ -151,7 +151,11 @@ def required_properties(document: ApiDocument, node: Node, depth: int = 0) -> li
     return list(dict.fromkeys(names))
 
 
-def property_names(document: ApiDocument, node: Node) -> list[str]:
-    """Top-level properties the schema declares, required or not."""
-    schema = document.resolve(node).mapping()
-    return [str(n) for n in (schema.get("properties") or {})]
+def property_names(document: ApiDocument, node: Node, depth: int = 0) -> list[str]:
+    """Top-level properties the schema declares, required or not (`allOf` parts included)."""
+    node = document.resolve(node)
+    schema = node.mapping()
+    names = [str(n) for n in (schema.get("properties") or {})]
+    for index in range(len(schema.get("allOf") or []) if depth <= MAX_DEPTH else 0):
+        names += property_names(document, node.child("allOf", str(index)), depth + 1)
+    return list(dict.fromkeys(names))
