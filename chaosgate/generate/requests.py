@@ -189,8 +189,8 @@ class RequestBuilder:
         collection = path.split("/{" + name + "}", 1)[0]
         template = operation.path.split("/{" + name + "}", 1)[0]
         creator = self.by_route.get(("POST", template))
-        id_field = self._created_id(creator, name) if creator else None
-        if creator is None or id_field is None:
+        created = self._created_id(creator, name) if creator else None
+        if creator is None or created is None:
             parameter = next(
                 (
                     p
@@ -218,10 +218,15 @@ class RequestBuilder:
         if body is not None:
             request["json"] = body
         request["timeout"] = REQUEST_TIMEOUT
+        id_field, statuses = created
         expect: dict[str, Any] = {"json": {f"$.{id_field}": {"exists": True}}}
-        statuses = success_statuses(self.document, creator)
-        if statuses:
-            expect["status"] = statuses[0] if len(statuses) == 1 else statuses
+        expect["status"] = statuses[0] if len(statuses) == 1 else statuses
+        others = [s for s in success_statuses(self.document, creator) if s not in statuses]
+        if others:
+            prepared.notes.append(
+                f"POST {template} declares the id elsewhere in its {'/'.join(map(str, others))} answer: "
+                f"setup accepts only {'/'.join(map(str, statuses))}"
+            )
         prepared.setup.append({"name": step, "request": request, "expect": expect})
         value = f"${{setup.{step}.{id_field}}}"
         deleter = ("DELETE", f"{template}/{{{name}}}")
@@ -233,15 +238,28 @@ class RequestBuilder:
         prepared.notes.append(f"`{{{name}}}` is a resource created by POST {template} in setup")
         return value
 
-    def _created_id(self, creator: ApiOperation, name: str) -> str | None:
-        """The field of the created resource that holds its id: the parameter's name, or `id`."""
+    def _created_id(self, creator: ApiOperation, name: str) -> tuple[str, list[int]] | None:
+        """Where the created resource's id is (the parameter's name or `id`, at the top or one
+        level down), and the answers that carry it there: when the success answers disagree, setup
+        accepts only those, so a reference to the id never reads a field that is not there."""
+        found: dict[int, list[str]] = {}
         for status in success_statuses(self.document, creator):
             schema = self.document.json_schema(self.document.responses(creator)[str(status)])
-            names = property_names(self.document, schema) if schema else []
-            found = next((n for n in (name, "id") if n in names), None)
-            if found:
-                return found
-        return None
+            if schema is None:
+                found[status] = []
+                continue
+            names = property_names(self.document, schema)
+            paths = [n for n in (name, "id") if n in names]
+            for prop in names:
+                inner = property_names(self.document, schema.child("properties", prop))
+                paths += [f"{prop}.{n}" for n in (name, "id") if n in inner]
+            found[status] = paths
+        candidates = [path for paths in found.values() for path in paths]
+        if not candidates:
+            return None
+        common = [path for path in candidates if all(path in paths for paths in found.values())]
+        chosen = (common or candidates)[0]
+        return chosen, [status for status, paths in found.items() if chosen in paths]
 
 
 def _parameter_value(document: ApiDocument, parameter: Node) -> Any:

@@ -1,6 +1,6 @@
 """An inventory API that describes itself in OpenAPI 3.0 — a document chaosgate did not write.
 
-`python tests/support/inventory_service.py PORT [API_KEY]` serves, on 127.0.0.1:
+`python tests/support/inventory_service.py PORT [API_KEY [--no-total-header]]` serves, on 127.0.0.1:
   GET    /openapi.json                          its OpenAPI 3.0.3 document
   GET    /health                                200 {"status": "up"} (no key needed)
   GET    /v2/items                              200 {"items": [...], "total": n}, header X-Total-Count
@@ -10,6 +10,7 @@
   DELETE /v2/items/{itemId}                     204, 404 text
   GET    /v2/warehouses/{warehouseCode}/stock   200 {"warehouse", "skus"} for north or south
 Every /v2 call needs the header `X-Api-Key: API_KEY` (default `inventory-key`), else 401 text.
+`--no-total-header` breaks a promise of the document: GET /v2/items answers without X-Total-Count.
 Its shape differs from the reference on purpose: an API key instead of bearer tokens, integer
 camelCase ids, errors as plain text with no envelope, no 503 declared.
 """
@@ -158,6 +159,7 @@ _STOCK = re.compile(r"^/v2/warehouses/([a-z]+)/stock$")
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     api_key: ClassVar[str] = "inventory-key"
+    total_header: ClassVar[bool] = True
     items: ClassVar[dict[int, dict[str, Any]]] = {}
     next_id: ClassVar[int] = 1
     lock = threading.Lock()
@@ -200,7 +202,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v2/items":
             with self.lock:
                 items = list(self.items.values())
-            self._send(200, {"items": items[-20:], "total": len(items)}, X_Total_Count=str(len(items)))
+            headers = {"X_Total_Count": str(len(items))} if self.total_header else {}
+            self._send(200, {"items": items[-20:], "total": len(items)}, **headers)
         elif (match := _ITEM.match(path)) and int(match.group(1)) in self.items:
             self._send(200, self.items[int(match.group(1))])
         elif (match := _STOCK.match(path)) and match.group(1) in ("north", "south"):
@@ -257,6 +260,7 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     if len(sys.argv) > 2:
         Handler.api_key = sys.argv[2]
+    Handler.total_header = "--no-total-header" not in sys.argv[3:]
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
     server.serve_forever()
