@@ -104,7 +104,7 @@ def _add_generate(commands: argparse._SubParsersAction[_Parser]) -> None:
     generate.add_argument("--openapi", required=True, metavar="URL|FILE", help="the API's OpenAPI 3 document")
     generate.add_argument("--out", required=True, metavar="DIR", help="write the scenarios here")
     generate.add_argument(
-        "--target", default="reference", help="target the scenarios name (default: reference)"
+        "--target", default="reference", metavar="NAME", help="target the scenarios name (default: reference)"
     )
     generate.add_argument(
         "--faults", metavar="CLASS,...", help="only these fault classes, e.g. latency,postgres"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from chaosgate.ports import free_port
 from tests.generate.conftest import chaosgate
 
 MINIMAL = {
@@ -84,3 +85,11 @@ def test_existing_files_are_kept_unless_overwrite(tmp_path: Path) -> None:
     code, stderr = _generate(tmp_path, MINIMAL, "--overwrite")
     assert code == 0, stderr
     assert first.read_text().startswith("# yaml-language-server: $schema=")
+
+
+def test_a_url_that_does_not_answer_is_an_infrastructure_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/openapi.json"
+    result = chaosgate(tmp_path, "generate", "--openapi", url, "--out", "out")
+    assert result.returncode == 3
+    assert f"cannot fetch the OpenAPI document {url}" in result.stderr
+    assert "Traceback" not in result.stderr
