@@ -93,6 +93,29 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return cmd_coverage(args)
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from chaosgate.generate.command import cmd_generate  # noqa: PLC0415
+
+    return cmd_generate(args)
+
+
+def _add_generate(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate = commands.add_parser("generate", help="starter scenarios from an OpenAPI 3 document")
+    generate.add_argument("--openapi", required=True, metavar="URL|FILE", help="the API's OpenAPI 3 document")
+    generate.add_argument("--out", required=True, metavar="DIR", help="write the scenarios here")
+    generate.add_argument(
+        "--target", default="reference", metavar="NAME", help="target the scenarios name (default: reference)"
+    )
+    generate.add_argument(
+        "--faults", metavar="CLASS,...", help="only these fault classes, e.g. latency,postgres"
+    )
+    generate.add_argument("--overwrite", action="store_true", help="replace files that exist")
+    generate.add_argument(
+        "--allow-remote", action="store_true", help="read a document from a non-loopback URL"
+    )
+    generate.set_defaults(func=_cmd_generate)
+
+
 def _add_reading(commands: argparse._SubParsersAction[_Parser]) -> None:
     report = commands.add_parser("report", help="render every report again from a run's journal")
     report.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run (holds journal.jsonl)")
@@ -226,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_reading(commands)
     _add_target(commands)
+    _add_generate(commands)
     return parser
 
 

@@ -1,7 +1,8 @@
-"""Loopback ports: pick a free one, wait for one to answer."""
+"""Loopback ports: pick a free one, wait for one to answer, tell a loopback host from others."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 
@@ -26,3 +27,13 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback addresses: the only hosts chaosgate reaches unless told."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

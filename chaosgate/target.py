@@ -101,6 +101,8 @@ class Target(ABC):
 
     kind: ClassVar[str]
     Spec: ClassVar[type[TargetSpec]]
+    dependency_proxies: ClassVar[tuple[str, ...]] = ()
+    """Toxiproxy proxies in front of the target's own dependencies (`postgres`, `redis`, ...)."""
 
     def __init__(self, spec: TargetSpec, *, run_id: str, state_dir: Path) -> None:
         self.spec = spec

@@ -14,7 +14,6 @@ true``: load and fuzzing must not reach a host nobody meant to test.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import signal
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from chaosgate.exceptions import ChaosgateError, ComponentMissing, TargetError, UsageError
-from chaosgate.ports import free_port
+from chaosgate.ports import free_port, is_loopback_host
 from chaosgate.private_files import write_private
 from chaosgate.processes import ManagedProcess
 from chaosgate.target import Deployment, Target, TargetSpec
@@ -54,14 +53,6 @@ class UrlSpec(TargetSpec):
             raise ValueError("base_url must be an http:// or https:// URL with a host")
         return value.rstrip("/")
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class UrlTarget(Target):
@@ -92,7 +83,7 @@ class UrlTarget(Target):
         spec = self.url_spec
         parts = urlsplit(spec.base_url)
         host = parts.hostname or ""
-        if not spec.allow_remote and not _is_loopback(host):
+        if not spec.allow_remote and not is_loopback_host(host):
             raise UsageError(
                 f"target {spec.name}: {host} is not a loopback address; set `allow_remote: true`"
             )

@@ -110,6 +110,7 @@ class ReferenceSpec(TargetSpec):
 class ReferenceTarget(Target):
     kind: ClassVar[str] = "reference"
     Spec: ClassVar[type[TargetSpec]] = ReferenceSpec
+    dependency_proxies: ClassVar[tuple[str, ...]] = ("postgres", "redis")
 
     def __init__(self, spec: TargetSpec, *, run_id: str, state_dir: Path) -> None:
         super().__init__(spec, run_id=run_id, state_dir=state_dir)
