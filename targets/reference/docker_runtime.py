@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from chaosgate.exceptions import ComponentMissing, TargetError
-from chaosgate.ports import LOOPBACK, wait_for_port
+from chaosgate.ports import LOOPBACK, free_port, wait_for_port
 from chaosgate.target import Deployment
 from injectors.toxiproxy import SERVER_RESOURCE, ToxiproxyClient
 from injectors.websocket.process import WebSocketProxyProcess
@@ -168,7 +168,10 @@ class DockerStack:
                 network=network,
                 labels=labels,
                 environment=environment or {},
-                ports={f"{port}/tcp": (LOOPBACK, None) for port in ports},
+                # Fixed host ports, chosen here: with docker's pick (None) a container that a fault
+                # stops, kills or restarts comes back on another port, and every resource the
+                # deployment published for it (DSNs, the chaos endpoint) would point at nothing.
+                ports={f"{port}/tcp": (LOOPBACK, free_port()) for port in ports},
                 hostname=name.rsplit("-", 1)[-1],
             )
         except docker.errors.DockerException as error:
