@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from chaosgate.exceptions import InfrastructureError, UsageError
+from chaosgate.plugins import injector_types
 from chaosgate.results import RunResult
 from chaosgate.scenario.model import MetricExpectation, RequestExpectation, Scenario
 
@@ -32,23 +33,13 @@ CellResult = Literal["passed", "failed", "not run"]
 
 
 def fault_class(injector: str, params: Mapping[str, Any]) -> str:
-    """The class of one fault, from its injector and parameters as written."""
-    if injector == "toxiproxy":
-        proxy = str(params.get("proxy", "?"))
-        layer = "network" if proxy == "api" else proxy
-        toxic = params.get("toxic") or {}
-        kind = "down" if params.get("down") else str(toxic.get("type", "toxic"))
-        return f"{layer}: {'reset' if kind == 'reset_peer' else kind}"
-    if injector == "docker":
-        return f"container: {params.get('action', '?')}"
-    if injector == "app":
-        return f"app: {params.get('fault', '?')}"
-    if injector == "websocket":
-        fault = params.get("fault") or {}
-        return f"websocket: {fault.get('kind', '?') if isinstance(fault, Mapping) else fault}"
-    if injector == "process":
-        return f"process: {params.get('action', '?')}"
-    return injector
+    """The class of one fault, from its injector and parameters as written.
+
+    Each injector names its own classes; a fault of an injector that is not
+    installed (a footprint stored by another installation) keeps its name.
+    """
+    injectors = injector_types()
+    return injectors[injector].fault_class(params) if injector in injectors else injector
 
 
 def _path_of(path: str) -> str:

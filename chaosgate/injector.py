@@ -7,6 +7,11 @@ are found through the ``chaosgate.injectors`` entry-point group, the same way
 for the built-in ones as for a third party's, and the engine never imports a
 concrete injector.
 
+Each injector also owns its vocabulary: the class `chaosgate coverage` files
+one of its faults under (`fault_class`), and the faults it proposes for a
+starter scenario (`starter_faults`), so neither the coverage matrix nor the
+generator needs to know any backend's parameters.
+
 Using an injector as a context manager is the revert guarantee in miniature:
 what was injected is reverted on the way out, whatever happened inside.
 """
@@ -14,11 +19,11 @@ what was injected is reverted on the way out, whatever happened inside.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +54,35 @@ class InjectionContext:
     _: KW_ONLY
     state_dir: Path = field(default_factory=default_state_dir)
     resources: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StarterFault:
+    """One fault an injector proposes for a generated scenario, and what it may break.
+
+    `params` are written into the scenario as they stand; `where` is the
+    resource the fault breaks as a scenario names it (a proxy, a container),
+    `layer` the part of the system it breaks (`network` for the API's own
+    path, else the dependency), `kind` what happens to it. A fault that
+    `cuts_path` leaves nothing able to answer, so the generator judges that
+    the outage is seen; a `dependency` fault may be answered with the
+    degraded answer the document declares. `words` finish "under ..." in
+    titles and descriptions.
+    """
+
+    injector: str
+    params: dict[str, Any]
+    where: str
+    layer: str
+    kind: str
+    words: str
+    cuts_path: bool = False
+    dependency: bool = False
+
+    @property
+    def slug(self) -> str:
+        """The name of the fault in a scenario and in file names, e.g. `postgres-down`."""
+        return f"{self.layer}-{self.kind.replace('_', '-')}"
 
 
 P = TypeVar("P", bound=InjectorParams)
@@ -83,6 +117,26 @@ class Injector(ABC, Generic[P]):
         a record (:func:`chaosgate.target.published_resources`); it finds its
         own leftovers by name prefix, label or the undo records under
         ``context.state_dir``. The default has nothing to find.
+        """
+        return []
+
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        """The class `chaosgate coverage` files a fault under, from its parameters as written.
+
+        Parameters are taken as the scenario wrote them, not validated: a
+        stored footprint or a half-written scenario still gets a class.
+        The default files every fault of this injector under its name.
+        """
+        return cls.name
+
+    @classmethod
+    def starter_faults(cls, dependencies: Sequence[str]) -> list[StarterFault]:
+        """The faults `chaosgate generate` may write for a target publishing these dependencies.
+
+        `dependencies` are the names of the dependency proxies the target
+        publishes (:attr:`chaosgate.target.Target.dependency_proxies`). The
+        default proposes none: an injector is not obliged to have starters.
         """
         return []
 

@@ -17,11 +17,13 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from chaosgate.coverage import Footprint
 from chaosgate.engine.samples import Sample
 from chaosgate.results import RunResult, ScenarioResult
+
+if TYPE_CHECKING:  # coverage reads the installed injectors through plugins, which import this module
+    from chaosgate.coverage import Footprint
 
 
 @dataclass(frozen=True)

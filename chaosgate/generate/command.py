@@ -10,7 +10,7 @@ from pathlib import Path
 from chaosgate.exceptions import UsageError
 from chaosgate.exitcodes import ExitCode
 from chaosgate.generate.document import read_document
-from chaosgate.generate.faults import catalogue, select
+from chaosgate.generate.faults import catalogue, class_of, select
 from chaosgate.generate.requests import RequestBuilder
 from chaosgate.generate.scenarios import Generated, build, slug, write_all
 from chaosgate.target import find_target_file, read_target
@@ -63,7 +63,7 @@ def generate(args: argparse.Namespace) -> list[Generated]:
 def cmd_generate(args: argparse.Namespace) -> int:
     generated = generate(args)
     write_all(generated, overwrite=args.overwrite)
-    classes = list(dict.fromkeys(g.fault.fault_class for g in generated))
+    classes = list(dict.fromkeys(class_of(g.fault) for g in generated))
     operations = len({g.operation.label for g in generated})
     print(
         f"wrote {len(generated)} scenarios to {args.out}: {operations} operations × "

@@ -22,9 +22,9 @@ import yaml
 
 from chaosgate.exceptions import UsageError
 from chaosgate.generate.document import ApiDocument, ApiOperation
-from chaosgate.generate.faults import FaultKind
 from chaosgate.generate.promises import REPEATED_CALL, Promise, degraded_answer, documented_answer
 from chaosgate.generate.requests import Prepared
+from chaosgate.injector import StarterFault
 from chaosgate.scenario.schema import COMMITTED_SCHEMA
 
 PROBE = "operation"
@@ -42,7 +42,7 @@ class Generated:
     """One scenario to write: where, and its content."""
 
     path: Path
-    fault: FaultKind
+    fault: StarterFault
     operation: ApiOperation
     data: dict[str, Any]
 
@@ -52,7 +52,7 @@ def _probe(name: str, prepared: Prepared, check: dict[str, Any], safe: bool) -> 
 
 
 def _expectations(
-    fault: FaultKind, label: str, documented: str, degraded: str | None
+    fault: StarterFault, label: str, documented: str, degraded: str | None
 ) -> dict[str, list[dict[str, Any]]]:
     before = [{"name": f"{label} answers {documented}", "metric": "availability >= 99%", "of": PROBE}]
     during: list[dict[str, Any]] = []
@@ -106,7 +106,7 @@ def build(
     document: ApiDocument,
     operation: ApiOperation,
     prepared: Prepared,
-    fault: FaultKind,
+    fault: StarterFault,
     *,
     target: str,
     scenario_id: str,
@@ -132,7 +132,7 @@ def build(
         probes.append(_probe(DEGRADED_PROBE, prepared, degraded.check(), operation.safe))
     data["probes"] = probes
     data["faults"] = [
-        {"name": fault.slug, "injector": "toxiproxy", **fault.params, "at": FAULT_AT, "for": FAULT_FOR}
+        {"name": fault.slug, "injector": fault.injector, **fault.params, "at": FAULT_AT, "for": FAULT_FOR}
     ]
     data["observe"] = OBSERVE
     data["expect"] = _expectations(
@@ -147,7 +147,7 @@ def _description(
     document: ApiDocument,
     operation: ApiOperation,
     prepared: Prepared,
-    fault: FaultKind,
+    fault: StarterFault,
     *,
     documented: Promise,
     degraded: Promise | None,

@@ -22,9 +22,10 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field
@@ -104,6 +105,10 @@ class AppInjector(Injector[AppParams]):
     name: ClassVar[str] = "app"
     Params: ClassVar[type[InjectorParams]] = AppParams
     summary: ClassVar[str] = "Application faults through the service's chaos control endpoint."
+
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        return f"app: {params.get('fault', '?')}"
 
     def _endpoint(self) -> tuple[str, str]:
         url = self.context.resources.get("chaos_url")

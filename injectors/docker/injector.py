@@ -82,6 +82,10 @@ class DockerInjector(Injector[DockerParams]):
         "CPU/memory limits."
     )
 
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        return f"container: {params.get('action', '?')}"
+
     def __init__(self, params: DockerParams, context: InjectionContext) -> None:
         super().__init__(params, context)
         self._applied: list[tuple[Path, UndoRecord]] = []

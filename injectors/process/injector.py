@@ -26,7 +26,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from chaosgate.exceptions import ChaosgateError, InjectorError
 from chaosgate.injector import InjectionContext, Injector, InjectorParams
@@ -59,6 +59,10 @@ class ProcessInjector(Injector[ProcessParams]):
     summary: ClassVar[str] = (
         "Faults on a target's local processes: SIGSTOP/SIGCONT, a kill signal then a restart, or SIGTERM."
     )
+
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        return f"process: {params.get('action', '?')}"
 
     def __init__(self, params: ProcessParams, context: InjectionContext) -> None:
         super().__init__(params, context)

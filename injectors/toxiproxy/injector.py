@@ -23,14 +23,15 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from chaosgate.exceptions import ChaosgateError, InjectorError
-from chaosgate.injector import InjectionContext, Injector, InjectorParams
+from chaosgate.injector import InjectionContext, Injector, InjectorParams, StarterFault
+from injectors.toxiproxy import starters
 from injectors.toxiproxy.client import ToxiproxyClient, ToxiproxyConflict, ToxiproxyNotFound
 from injectors.toxiproxy.toxics import LatencyAttributes, LatencyToxic, ToxicSpec
 
@@ -92,6 +93,14 @@ class ToxiproxyInjector(Injector[ToxiproxyParams]):
         super().__init__(params, context)
         self._toxic_name: str | None = None
         self._marker_name: str | None = None
+
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        return starters.fault_class(params)
+
+    @classmethod
+    def starter_faults(cls, dependencies: Sequence[str]) -> list[StarterFault]:
+        return starters.starter_faults(dependencies)
 
     @property
     def proxy_name(self) -> str:

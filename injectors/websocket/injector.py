@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -94,6 +94,11 @@ class WebSocketInjector(Injector[WebSocketParams]):
         "Message-level faults through a WebSocket proxy: drop, delay, duplicate or reorder server→client "
         "frames, cut connections after N frames or T seconds, or hold them open and silent."
     )
+
+    @classmethod
+    def fault_class(cls, params: Mapping[str, Any]) -> str:
+        fault = params.get("fault") or {}
+        return f"websocket: {fault.get('kind', '?') if isinstance(fault, Mapping) else fault}"
 
     def __init__(self, params: WebSocketParams, context: InjectionContext) -> None:
         super().__init__(params, context)
