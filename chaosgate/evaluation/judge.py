@@ -26,7 +26,15 @@ from chaosgate.scenario.quantities import Threshold
 
 TIME_TO = {"detect", "recover"}
 EXPECTATION_PROBE = "expect."
-STREAM_METRICS = {"reconnect", "replay_accuracy", "lost", "duplicated", "reordered", "unexpected"}
+STREAM_METRICS = {
+    "reconnect",
+    "replay_accuracy",
+    "lost",
+    "duplicated",
+    "reordered",
+    "unexpected",
+    "missing_types",
+}
 
 
 @dataclass
