@@ -184,6 +184,7 @@ class BackgroundWorkers:
 
     async def _collect_metrics(self) -> None:
         self.runtime.resources.sample()
+        self.runtime.announce_overload()
         if self.migrated:
             await system_metrics.collect(self.runtime)
 

@@ -72,6 +72,8 @@ class Runtime:
     guard_store: LocalStore = field(default_factory=LocalStore)
     snapshots: AgentSnapshots = field(default_factory=AgentSnapshots)
     resources: ResourceReading = field(default_factory=ResourceReading)
+    overload_announced: str | None = None
+    """The overload reason last announced as `system.resource.critical` (None: not overloaded)."""
     policies: Policies = field(default_factory=lambda: Policies(None, ["127.0.0.0/8", "::1/128"]))
 
     @classmethod
@@ -117,6 +119,30 @@ class Runtime:
             self.settings.overload_cpu_percent,
             self.settings.overload_memory_percent,
         )
+
+    def announce_overload(self) -> None:
+        """Publish `system.resource.critical` when the service becomes overloaded (R5.4), once per
+        episode, so subscribers learn why the stream is about to be throttled."""
+        reason = self.overload()
+        if reason is not None and self.overload_announced is None:
+            log.warning("resources critical: %s", reason)
+            self.telemetry.count("resource_critical", "cpu" if reason.startswith("cpu") else "memory")
+            self.events.publish(
+                "system.resource.critical",
+                {
+                    "reason": reason,
+                    "cpu_percent": self.resources.cpu_percent,
+                    "memory_percent": self.resources.memory_percent,
+                },
+            )
+        self.overload_announced = reason
+
+    def announce_breach(self, kind: str, details: dict[str, object]) -> None:
+        """Publish `security.breach.detected` (R5.4): evidence that a credential or a record was
+        compromised, as opposed to an attempt that was merely refused."""
+        log.error("security breach detected: %s %s", kind, details)
+        self.telemetry.count("security_breach", kind)
+        self.events.publish("security.breach.detected", {"kind": kind, **details})
 
     def apply_policies(self) -> None:
         """Re-evaluate the emergency policies; log, count and announce every change."""

@@ -76,6 +76,7 @@ class StreamLog:
         lost = len(expected - counts.keys())
         duplicated = sum(n - 1 for n in counts.values())
         exact = sum(1 for seq in expected if counts.get(seq) == 1 and seq in in_order)
+        seen_types = {d.event_type for d in self.deliveries}
         breaks = [end_t - begin for begin, end_t in self.outages if end_t is not None]
         never_back = any(end_t is None for _, end_t in self.outages)
         return {
@@ -85,6 +86,7 @@ class StreamLog:
             "duplicated": float(duplicated),
             "reordered": float(reordered),
             "unexpected": float(unexpected),
+            "missing_types": float(len(set(expected_types) - seen_types)),
             "replay_accuracy": exact / len(expected) if expected else 1.0,
             "reconnect": None if never_back else max(breaks, default=0.0),
             "outages": float(len(self.outages)),

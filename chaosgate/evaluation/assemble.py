@@ -18,13 +18,16 @@ MAX_FAILING_SAMPLES = 20
 
 def _spans(records: list[FaultRecord], end: float) -> tuple[FaultSpan, ...]:
     """Each injected fault from the moment its inject call began (requests from then on may
-    already see it) to the moment its revert returned (until then they may still see it)."""
+    already see it) to the moment its revert call began (a request started later may no longer
+    see it); it is certainly gone only when the revert returned."""
     spans = []
     for r in records:
         if r.injected_at is None:
             continue
         start = r.inject_started if r.inject_started is not None else r.injected_at
-        spans.append(FaultSpan(r.planned.name, start, r.reverted_at if r.reverted_at is not None else end))
+        reverted = r.reverted_at if r.reverted_at is not None else end
+        last = r.revert_started if r.revert_started is not None else reverted
+        spans.append(FaultSpan(r.planned.name, start, min(last, reverted), cleared=reverted))
     return tuple(spans)
 
 

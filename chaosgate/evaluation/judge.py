@@ -13,7 +13,7 @@ import pandas as pd
 
 from chaosgate.evaluation.metrics import detect_time, recover_time, window_metric
 from chaosgate.evaluation.sla import Gate, Profile
-from chaosgate.evaluation.timeline import Span, Windows, within
+from chaosgate.evaluation.timeline import Span, Windows, answered_within, within
 from chaosgate.results import ExpectationResult
 from chaosgate.scenario.model import (
     CheckExpectation,
@@ -26,7 +26,15 @@ from chaosgate.scenario.quantities import Threshold
 
 TIME_TO = {"detect", "recover"}
 EXPECTATION_PROBE = "expect."
-STREAM_METRICS = {"reconnect", "replay_accuracy", "lost", "duplicated", "reordered", "unexpected"}
+STREAM_METRICS = {
+    "reconnect",
+    "replay_accuracy",
+    "lost",
+    "duplicated",
+    "reordered",
+    "unexpected",
+    "missing_types",
+}
 
 
 @dataclass
@@ -154,7 +162,9 @@ def judge_metric(
 def judge_request(
     evidence: Evidence, ident: str, window: str, exp: RequestExpectation, source: str
 ) -> ExpectationResult:
-    rows = within(evidence.scoped(source), evidence.spans(window, exp.grace, exp.fault))
+    # During a fault only the exchanges answered before its revert began say how it behaves.
+    select = answered_within if window == "during" else within
+    rows = select(evidence.scoped(source), evidence.spans(window, exp.grace, exp.fault))
     name = exp.name or f"{exp.request.method} {exp.request.path}"
     if rows.empty:
         return ExpectationResult(

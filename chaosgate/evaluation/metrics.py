@@ -92,12 +92,12 @@ def recover_time(frame: pd.DataFrame, fault: FaultSpan, before: list[Span], end:
     """Seconds from the revert to the first steady sample that stays steady."""
     baselines = _per_source(frame, before)
     best: float | None = None
-    for source, rows in within(frame, [(fault.end, end)]).groupby("source"):
+    for source, rows in within(frame, [(fault.gone, end)]).groupby("source"):
         flags = [not baselines[str(source)].deviates(row) for _, row in rows.iterrows()]
         times = rows["t"].tolist()
         for index, steady in enumerate(flags):
             if steady and all(flags[index : index + STEADY_RUN]):
-                found = max(float(times[index]) - fault.end, 0.0)
+                found = max(float(times[index]) - fault.gone, 0.0)
                 break
         else:
             return None  # this source never settled: the system did not recover

@@ -32,6 +32,15 @@ class FaultSpan:
     name: str
     start: float
     end: float
+    """The last moment the fault was certainly in effect (its revert call began)."""
+    cleared: float | None = None
+    """When its revert returned, if later than `end`: samples in between may see either state,
+    so they belong neither to its `during` window nor to the `after` window."""
+
+    @property
+    def gone(self) -> float:
+        """From here on the fault is certainly reverted."""
+        return self.end if self.cleared is None else max(self.cleared, self.end)
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Windows:
 
     @property
     def last_revert(self) -> float:
-        return max((f.end for f in self.faults), default=0.0)
+        return max((f.gone for f in self.faults), default=0.0)
 
     def spans(self, window: str, *, grace: float = 0.0, fault: str | None = None) -> list[Span]:
         """The spans of a named window, with `grace` cut from the start of each span."""
@@ -74,6 +83,20 @@ def within(frame: pd.DataFrame, spans: Sequence[Span]) -> pd.DataFrame:
     mask = pd.Series(False, index=frame.index)
     for start, end in spans:
         mask |= (frame["t"] >= start) & (frame["t"] < end)
+    return frame[mask]
+
+
+def answered_within(frame: pd.DataFrame, spans: Sequence[Span]) -> pd.DataFrame:
+    """The rows whose whole exchange (start to answer) falls in one of `spans`.
+
+    For a fault's window: a request answered after the revert began may have been served by
+    the healed service, however early it started (the server may take it up late).
+    """
+    if not spans or frame.empty:
+        return frame.iloc[0:0]
+    mask = pd.Series(False, index=frame.index)
+    for start, end in spans:
+        mask |= (frame["t"] >= start) & (frame["t"] + frame["latency"] < end)
     return frame[mask]
 
 

@@ -74,6 +74,7 @@ METRICS: dict[str, MetricKind] = {
     "duplicated": MetricKind.COUNT,
     "reordered": MetricKind.COUNT,
     "unexpected": MetricKind.COUNT,
+    "missing_types": MetricKind.COUNT,
     "samples": MetricKind.COUNT,
 }
 """Every metric a threshold can name, and what it measures."""

@@ -1,7 +1,8 @@
 """The `app` injector: faults that cannot be made from outside, switched on inside the service.
 
-Storage corruption, a busy agent, resource exhaustion or a failing metrics
-calculation are conditions of the application, not of the network, so the
+Storage corruption, a busy agent, resource exhaustion, a failing metrics
+calculation or CPU / memory pressure (the service's own overload signal) are
+conditions of the application, not of the network, so the
 reference implementation exposes a chaos control endpoint (off unless the
 service starts with ``PRISM_CHAOS_ENABLED=true``, guarded by its own
 ``X-Chaos-Token``). The endpoint's URL and token come from the target's
@@ -43,7 +44,12 @@ class AppParams(InjectorParams):
     """An internal fault of the service, switched on through its chaos control endpoint."""
 
     fault: Literal[
-        "storage_corruption", "agent_busy", "resource_exhaustion", "metrics_calculation_failure"
+        "storage_corruption",
+        "agent_busy",
+        "resource_exhaustion",
+        "metrics_calculation_failure",
+        "cpu_pressure",
+        "memory_pressure",
     ] = Field(description="The condition to switch on inside the service.")
     agent_id: uuid.UUID | None = Field(
         default=None, description="For `agent_busy`: only this agent (else all)."

@@ -87,6 +87,9 @@ async def verify_audit(runtime: RuntimeDep, _caller: Admin) -> AuditVerification
     known = max(heads)
     records = [dict(row) for row in rows]
     problems = audit.verify_chain(records, known if known[0] > 0 else None)
+    if problems:
+        kinds = sorted({p.kind for p in problems})
+        runtime.announce_breach("audit_tampering", {"problems": len(problems), "kinds": kinds})
     return AuditVerification(
         valid=not problems,
         entries_checked=len(records),

@@ -79,6 +79,9 @@ async def refresh_token(body: RefreshRequest, runtime: RuntimeDep) -> TokenPair:
     if result.outcome is RefreshOutcome.REUSED and result.family_id is not None:
         runtime.revoke_family(result.family_id)
         runtime.telemetry.count("refresh_token_reuse")
+        runtime.announce_breach(
+            "refresh_token_reuse", {"client_id": result.client_id, "family_id": result.family_id}
+        )
         raise unauthenticated(
             "refresh_token_reused",
             "this refresh token was already used; every token of its family is now revoked",

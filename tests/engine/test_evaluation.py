@@ -7,7 +7,7 @@ import pytest
 from chaosgate.engine.samples import Exchange, Sample, redact_text
 from chaosgate.evaluation.metrics import detect_time, recover_time, window_metric
 from chaosgate.evaluation.scoring import grade, scenario_score, suite_scores, verdict
-from chaosgate.evaluation.timeline import FaultSpan, Windows, sample_frame, within
+from chaosgate.evaluation.timeline import FaultSpan, Windows, answered_within, sample_frame, within
 from chaosgate.results import ExpectationResult, ScenarioResult
 
 
@@ -153,3 +153,20 @@ def test_tokens_are_redacted_from_excerpts_and_curl() -> None:
     assert "eyJ.secret" not in exchange.response_body
     assert exchange.response_headers["Set-Cookie"] == "[REDACTED]"
     assert redact_text("Authorization: Bearer tok_123") == "Authorization: Bearer [REDACTED]"
+
+
+def test_samples_started_while_a_revert_is_in_flight_belong_to_no_window() -> None:
+    """A request started after the revert call began may already see the service healed, and one
+    started before it returned may still see the fault: neither `during` nor `after` judges it."""
+    windows = Windows(end=6.0, faults=(FaultSpan("f", 2.0, 4.0, cleared=4.2),))
+    assert windows.spans("during") == [(2.0, 4.0)]
+    assert windows.spans("after") == [(4.2, 6.0)]
+    frame = sample_frame(timeline())
+    fault = FaultSpan("f", 1.95, 4.0, cleared=4.2)
+    assert recover_time(frame, fault, [(0.0, 1.95)], 6.0) == pytest.approx(0.1)
+
+
+def test_a_fault_window_judges_only_exchanges_answered_before_the_revert_began() -> None:
+    frame = sample_frame([probe(3.9, latency=0.05), probe(3.96, latency=0.08), probe(3.0, latency=0.5)])
+    answered = answered_within(frame, [(2.0, 4.0)])
+    assert sorted(answered["t"].tolist()) == [3.0, 3.9]

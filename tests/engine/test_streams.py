@@ -109,3 +109,11 @@ def test_an_outage_is_replayed_exactly_once_in_order(workspace: Workspace, event
     failed = [e for e in scenario["expectations"] if e["applicable"] and not e["passed"]]
     assert [e["id"] for e in failed] == [], result.stderr
     assert result.returncode == 0, (result.stderr, workspace.results()["verdict"])
+
+
+def test_listed_event_types_that_never_arrived_are_counted() -> None:
+    log = log_of([1, 2, 3])
+    log.deliveries[2].event_type = "tock"
+    assert log.metrics(["tick", "tock", "boom"])["missing_types"] == 1  # boom
+    assert log.metrics(["tick", "tock"])["missing_types"] == 0
+    assert log.metrics([])["missing_types"] == 0

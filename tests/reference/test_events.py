@@ -177,3 +177,52 @@ def test_expired_token_closes_the_stream(prism: PrismStack) -> None:
             ws.recv(timeout=5)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+def _next_event_of(ws: ClientConnection, event_type: str, timeout: float) -> dict[str, Any]:
+    """The first event of ``event_type`` within ``timeout`` (other events and notices skipped)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        message = receive(ws, left)
+        if message["type"] == "event" and message["event_type"] == event_type:
+            return message
+    raise AssertionError(f"no {event_type} event within {timeout}s")
+
+
+def test_refresh_token_reuse_is_announced_as_a_security_breach(prism: PrismStack, api: httpx.Client) -> None:
+    pair = api.post("/api/v1/auth/token", json={"client_id": "viewer", "client_secret": "viewer-dev-secret"})
+    refresh = pair.json()["refresh_token"]
+    with stream(prism) as ws:
+        assert receive(ws)["type"] == "welcome"
+        assert api.post("/api/v1/auth/refresh", json={"refresh_token": refresh}).status_code == 200
+        assert api.post("/api/v1/auth/refresh", json={"refresh_token": refresh}).status_code == 401
+        breach = _next_event_of(ws, "security.breach.detected", 10.0)
+    assert breach["data"]["kind"] == "refresh_token_reuse"
+    assert breach["data"]["family_id"]
+
+
+def test_overload_is_announced_once_as_system_resource_critical(prism: PrismStack) -> None:
+    with stream(prism) as ws:
+        assert receive(ws)["type"] == "welcome"
+        prism.inject("cpu_pressure", 30)
+        try:
+            critical = _next_event_of(ws, "system.resource.critical", 10.0)
+            time.sleep(2.5)  # more collector periods of the same episode
+        finally:
+            prism.revert_internal_faults()
+        assert "cpu" in critical["data"]["reason"]
+        again = [
+            frame for frame in _frames_for(ws, 6.0) if frame.get("event_type") == "system.resource.critical"
+        ]
+        assert again == [], "one overload episode must be announced once"
+
+
+def _frames_for(ws: ClientConnection, seconds: float) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frames.append(receive(ws, left))
+        except TimeoutError:
+            break
+    return frames
