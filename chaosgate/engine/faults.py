@@ -36,6 +36,8 @@ class FaultRecord:
     """When the inject call began: the fault may take effect any moment from here."""
     injected_at: float | None = None
     """When the inject call returned: the fault is certainly in effect."""
+    revert_started: float | None = None
+    """When the revert call began: from here a request may already see the fault gone."""
     reverted_at: float | None = None
     error: str | None = None
     revert_error: str | None = None
@@ -78,6 +80,8 @@ class FaultController:
 
     def _revert_one(self, name: str, injector: Injector[InjectorParams]) -> None:
         record = self.records[name]
+        if record.revert_started is None:
+            record.revert_started = self.clock.now()
         error = None
         try:
             injector.revert()

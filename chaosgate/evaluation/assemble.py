@@ -18,13 +18,21 @@ MAX_FAILING_SAMPLES = 20
 
 def _spans(records: list[FaultRecord], end: float) -> tuple[FaultSpan, ...]:
     """Each injected fault from the moment its inject call began (requests from then on may
-    already see it) to the moment its revert returned (until then they may still see it)."""
+    already see it) to the moment its revert returned (until then they may still see it); the
+    `during` window ends when the revert began (requests from then on may see it gone)."""
     spans = []
     for r in records:
         if r.injected_at is None:
             continue
         start = r.inject_started if r.inject_started is not None else r.injected_at
-        spans.append(FaultSpan(r.planned.name, start, r.reverted_at if r.reverted_at is not None else end))
+        spans.append(
+            FaultSpan(
+                r.planned.name,
+                start,
+                r.reverted_at if r.reverted_at is not None else end,
+                revert_started=r.revert_started,
+            )
+        )
     return tuple(spans)
 
 
@@ -48,9 +56,7 @@ def _timeline(records: list[FaultRecord], evidence: Evidence | None) -> list[Fau
     ]
 
 
-def _failing(
-    observation: Observation, windows: Windows, scenario: Scenario
-) -> list[FailingSample]:
+def _failing(observation: Observation, windows: Windows, scenario: Scenario) -> list[FailingSample]:
     """Samples that show why something failed: a probe missing its own check, or a request
     expectation's sample that did not match inside the window it is judged in. (Outside its
     window, an expectation's probe is expected not to match: a degraded answer before the fault.)"""

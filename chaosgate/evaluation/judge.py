@@ -13,7 +13,7 @@ import pandas as pd
 
 from chaosgate.evaluation.metrics import detect_time, recover_time, window_metric
 from chaosgate.evaluation.sla import Gate, Profile
-from chaosgate.evaluation.timeline import Span, Windows, within
+from chaosgate.evaluation.timeline import Span, Windows, answered_within, within
 from chaosgate.results import ExpectationResult
 from chaosgate.scenario.model import (
     CheckExpectation,
@@ -154,7 +154,10 @@ def judge_metric(
 def judge_request(
     evidence: Evidence, ident: str, window: str, exp: RequestExpectation, source: str
 ) -> ExpectationResult:
-    rows = within(evidence.scoped(source), evidence.spans(window, exp.grace, exp.fault))
+    spans = evidence.spans(window, exp.grace, exp.fault)
+    # `before` and `during` end where a fault changes state; `after` ends with the run.
+    select = answered_within if window in ("before", "during") else within
+    rows = select(evidence.scoped(source), spans)
     name = exp.name or f"{exp.request.method} {exp.request.path}"
     if rows.empty:
         return ExpectationResult(

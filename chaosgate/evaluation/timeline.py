@@ -32,6 +32,13 @@ class FaultSpan:
     name: str
     start: float
     end: float
+    revert_started: float | None = None
+    """When the revert call began. A request started between this and `end` may see the fault or
+    not: it belongs to neither the fault's window nor the recovery after it."""
+
+    @property
+    def certain_end(self) -> float:
+        return self.end if self.revert_started is None else min(self.revert_started, self.end)
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Windows:
         if window == "before":
             spans = [(0.0, self.first_fault)]
         elif window == "during":
-            spans = [(f.start, f.end) for f in self.faults if fault is None or f.name == fault]
+            spans = [(f.start, f.certain_end) for f in self.faults if fault is None or f.name == fault]
         elif window == "after":
             spans = [(self.last_revert, self.end)] if self.faults else []
         elif window == "run":
@@ -74,6 +81,17 @@ def within(frame: pd.DataFrame, spans: Sequence[Span]) -> pd.DataFrame:
     mask = pd.Series(False, index=frame.index)
     for start, end in spans:
         mask |= (frame["t"] >= start) & (frame["t"] < end)
+    return frame[mask]
+
+
+def answered_within(frame: pd.DataFrame, spans: Sequence[Span]) -> pd.DataFrame:
+    """The rows that started and were answered inside one of `spans`: a request still in flight when
+    a fault began or its revert began may have been served either way, so it proves nothing."""
+    if not spans or frame.empty:
+        return frame.iloc[0:0]
+    mask = pd.Series(False, index=frame.index)
+    for start, end in spans:
+        mask |= (frame["t"] >= start) & (frame["t"] + frame["latency"] < end)
     return frame[mask]
 
 
