@@ -81,9 +81,7 @@ async def _agent_ids_named(dsn: str, name: str) -> list[str]:
     return [str(row["id"]) for row in rows]
 
 
-def accepted_agents_persisted(
-    ctx: CheckContext, source: str, name: str, within: str = "15s"
-) -> CheckResult:
+def accepted_agents_persisted(ctx: CheckContext, source: str, name: str, within: str = "15s") -> CheckResult:
     """Every agent the API accepted (201, or 202 into the offline queue) under `name` is in
     PostgreSQL once the queue has drained, and nothing else is: nothing lost, nothing duplicated.
     Extra rows are tolerated only up to the number of requests that got no answer."""
@@ -118,8 +116,7 @@ def idempotent_write_applied_once(ctx: CheckContext, source: str, name: str) -> 
         return CheckResult(False, answered, f"{source}: {answered} accepted answer(s), nothing was retried")
     rows = asyncio.run(_agent_ids_named(ctx.resources["postgres_dsn"], name))
     detail = (
-        f"{answered} accepted answer(s) naming {len(locations)} location(s); "
-        f"{len(rows)} row(s) named {name}"
+        f"{answered} accepted answer(s) naming {len(locations)} location(s); {len(rows)} row(s) named {name}"
     )
     only = next(iter(locations)) if len(locations) == 1 else None
     passed = len(rows) == 1 and only is not None and only.endswith(rows[0])
