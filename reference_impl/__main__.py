@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from reference_impl.settings import Settings
+from reference_impl.settings import KEEP_ALIVE_SECONDS, Settings
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
         port=settings.port,
         log_level="info",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -94,9 +94,11 @@ class Policies:
 
     def evaluate(self, db: CircuitBreaker, redis: CircuitBreaker) -> list[Policy]:
         """Recompute every policy; returns those whose ``active`` changed."""
+        # Half-open is the outage being probed, not its end: treating it as recovered would lift the
+        # lockdown for the length of every failed trial while the dependency is still down.
         outage = {
-            Trigger.DATABASE_OUTAGE: db.state is BreakerState.OPEN,
-            Trigger.REDIS_OUTAGE: redis.state is BreakerState.OPEN,
+            Trigger.DATABASE_OUTAGE: db.state is not BreakerState.CLOSED,
+            Trigger.REDIS_OUTAGE: redis.state is not BreakerState.CLOSED,
         }
         outage[Trigger.ANY_DEPENDENCY_OUTAGE] = any(outage.values())
         changed = []

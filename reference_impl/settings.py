@@ -25,6 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Idle keep-alive connections stay open this long (uvicorn's default is 5 s). A client or proxy
+# that reuses a pooled connection just as the server closes it gets a disconnect instead of an
+# answer, and on a slow link the close reaches it late: the server must outlive the idle
+# timeouts of the clients and proxies in front of it, not the other way round.
+KEEP_ALIVE_SECONDS = 75
+
 DEV_SECRET_KEY = "prism-dev-signing-key-change-me-0123456789"  # noqa: S105 - documented dev default
 ROLES = ("viewer", "operator", "admin")
 

@@ -27,6 +27,7 @@ from typing import Self
 from chaosgate.exceptions import ComponentMissing, TargetError
 from chaosgate.ports import LOOPBACK, free_port
 from chaosgate.processes import ManagedProcess
+from reference_impl.settings import KEEP_ALIVE_SECONDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_OS_USER = "postgres"
@@ -321,6 +322,8 @@ def api_process(
         "--port",
         str(port),
         "--no-access-log",
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
         "--timeout-graceful-shutdown",
         "5",
     ]

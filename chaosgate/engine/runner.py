@@ -87,7 +87,9 @@ class ScenarioRunner:
             "setup": {},
             "env": dict(os.environ),
             "target": {"base_url": deployment.base_url, "name": deployment.name},
-            "run": {"id": run_id},
+            # started_at (Unix seconds) lets a scenario send a current request timestamp,
+            # e.g. X-Request-Timestamp for an API with replay protection.
+            "run": {"id": run_id, "started_at": int(time.time())},
         }
 
     @property

@@ -59,6 +59,19 @@ def test_a_grace_period_skips_the_start_of_a_window() -> None:
     assert windows.spans("after", grace=3.0) == []
 
 
+def test_requests_started_while_a_revert_runs_are_judged_in_no_window() -> None:
+    """Between the start and the return of a revert a request may or may not see the fault: the
+    `during` window ends when the revert began and `after` starts when it returned."""
+    windows = Windows(end=6.0, faults=(FaultSpan("f", 2.0, 4.0, cleared=4.05),))
+    assert windows.spans("during") == [(2.0, 4.0)]
+    assert windows.spans("after") == [(4.05, 6.0)]
+    frame = sample_frame([probe(3.99), probe(4.02, ok=False, status=503), probe(4.06)])
+    assert len(within(frame, windows.spans("during"))) == 1
+    assert len(within(frame, windows.spans("after"))) == 1
+    slow = sample_frame([probe(3.9, latency=0.05), probe(3.95, latency=0.08, ok=False)])
+    assert len(answered_within(slow, windows.spans("during"))) == 1  # answered after the revert began
+
+
 def result(
     ident: str,
     passed: bool,

@@ -105,3 +105,31 @@ def test_default_modes_keep_partition_writes_working() -> None:
     assert Settings().emergency_policies == "default"
     modes = {pid.value: p.mode.value for pid, p in Policies(None, ["127.0.0.0/8"]).items.items()}
     assert modes == {"lockdown-external-access": "auto", "require-reauth": "off", "disable-export": "auto"}
+
+
+def test_policies_stay_active_while_the_breaker_half_opens_on_a_dead_database() -> None:
+    """Half-open is a probe of an outage still in progress: the lockdown must not lapse during the
+    trial, only when the breaker closes."""
+    from reference_impl.breakers import BreakerState, CircuitBreaker  # noqa: PLC0415
+    from reference_impl.policies import Policies, PolicyId  # noqa: PLC0415
+
+    now = [100.0]
+    db = CircuitBreaker("postgresql", failure_threshold=1, reset_seconds=2.0, clock=lambda: now[0])
+    redis = CircuitBreaker("redis", failure_threshold=1, reset_seconds=2.0, clock=lambda: now[0])
+    policies = Policies(None, ["127.0.0.0/8"])
+    db.record_failure("timed out")
+    policies.evaluate(db, redis)
+    assert policies.active(PolicyId.LOCKDOWN_EXTERNAL_ACCESS) is not None
+    now[0] += 2.0
+    assert db.state is BreakerState.HALF_OPEN
+    assert policies.evaluate(db, redis) == []
+    assert policies.active(PolicyId.LOCKDOWN_EXTERNAL_ACCESS) is not None
+    db.before_call()
+    db.record_failure("timed out")  # the trial failed: open again, still active
+    assert policies.evaluate(db, redis) == []
+    now[0] += 2.0
+    db.before_call()
+    db.record_success()
+    reverted = policies.evaluate(db, redis)
+    assert {p.id for p in reverted} == {PolicyId.LOCKDOWN_EXTERNAL_ACCESS, PolicyId.DISABLE_EXPORT}
+    assert policies.active(PolicyId.LOCKDOWN_EXTERNAL_ACCESS) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 
@@ -136,3 +137,26 @@ def test_writes_under_load_do_not_make_health_flap(prism: PrismStack) -> None:
     assert sum(written) > 20, written
     degraded = [text for status, text in statuses if status != 200]
     assert not degraded, f"{len(degraded)} of {len(statuses)} health checks degraded: {degraded[:3]}"
+
+
+
+
+def test_an_idle_keep_alive_connection_outlives_a_client_pause(prism: PrismStack) -> None:
+    """A client that reuses its pooled connection after a few idle seconds must get an answer, not a
+    disconnect: the server's keep-alive timeout has to outlast the idle timeouts in front of it."""
+    address, port = prism.base_url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(address, int(port), timeout=5)
+    try:
+        connection.request("GET", "/api/v1/system/queue")
+        first = connection.getresponse()
+        first.read()
+        assert first.status == 200
+        socket_before = connection.sock
+        time.sleep(6.5)  # longer than uvicorn's default keep-alive of 5 s
+        connection.request("GET", "/api/v1/system/queue")  # on the same socket: no reconnect
+        assert connection.sock is socket_before
+        again = connection.getresponse()
+        again.read()
+        assert again.status == 200
+    finally:
+        connection.close()

@@ -16,7 +16,7 @@ from chaosgate.scenario.loader import LoadedScenario, load_document
 from chaosgate.scenario.marked_yaml import iter_documents
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = (ROOT / "scenarios" / "database" / "agents-list-db-timeout.yaml").read_text()
+SAMPLE = (ROOT / "scenarios" / "dependencies" / "postgres-timeout.yaml").read_text()
 SAMPLE_DATA = yaml.safe_load(SAMPLE)
 
 
