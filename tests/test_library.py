@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from chaosgate.scenario.loader import load_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,8 +50,8 @@ def _assert_go(result: subprocess.CompletedProcess[str], results: Any) -> None:
     assert failing == {}, result.stderr[-3000:]
     assert results["verdict"] == {"decision": "go", "exit_code": 0, "reasons": []}
     assert result.returncode == 0
-    scenario_files = list((ROOT / "scenarios").rglob("*.yaml"))
-    assert len(results["scenarios"]) == len(scenario_files)
+    library = load_paths([ROOT / "scenarios"])
+    assert sorted(s["id"] for s in results["scenarios"]) == sorted(s.scenario.id for s in library)
     assert all(s["settle_seconds"] is not None for s in results["scenarios"])
     assert "Traceback" not in result.stderr
 

@@ -183,9 +183,9 @@ RELAXED_SLA = {"profile": "default", "targets": ["p95 < 2s", "p99 < 3s"]}
 
 
 def latency_scenario(
-    *, latency: int | None = 2500, at: str = "1500ms", duration: str = "4s"
+    *, latency: int | None = 2500, at: str = "1500ms", duration: str = "4s", threshold: str = "2s"
 ) -> dict[str, Any]:
-    """A scenario on the demo service: optional latency on its proxy, p95 < 2s judged in each window.
+    """A scenario on the demo service: optional latency on its proxy, p95 < `threshold` in each window.
 
     The fault lasts longer than the latency: its revert releases whatever the proxy holds back,
     so only requests sent early enough in the window see the whole of it.
@@ -196,7 +196,7 @@ def latency_scenario(
         "target": "demo",
         "steady_state": [{"name": "health", "request": {"path": "/health"}, "expect": {"status": 200}}],
         "observe": "2s",
-        "expect": {"before": [{"metric": "p95 < 2s", "of": "health"}]},
+        "expect": {"before": [{"metric": f"p95 < {threshold}", "of": "health"}]},
         "sla": RELAXED_SLA,
     }
     if latency is not None:
@@ -210,6 +210,6 @@ def latency_scenario(
                 "for": duration,
             }
         ]
-        data["expect"]["during"] = [{"metric": "p95 < 2s", "of": "health", "critical": True}]
-        data["expect"]["after"] = [{"metric": "p95 < 2s", "of": "health", "grace": "500ms"}]
+        data["expect"]["during"] = [{"metric": f"p95 < {threshold}", "of": "health", "critical": True}]
+        data["expect"]["after"] = [{"metric": f"p95 < {threshold}", "of": "health", "grace": "500ms"}]
     return data

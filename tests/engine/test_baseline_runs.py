@@ -16,7 +16,7 @@ def test_a_latency_fault_regresses_against_a_healthy_baseline(workspace: Workspa
     assert same.returncode == 0, same.stdout
     assert "no regression" in same.stdout
 
-    lag = workspace.scenario("lag", latency_scenario(latency=300))
+    lag = workspace.scenario("lag", latency_scenario(latency=300, threshold="150ms"))
     slow = workspace.run("run", str(lag), "--out", "slow", "--baseline", "healthy-1")
     assert slow.returncode == 1, slow.stderr
     reasons = workspace.root.joinpath("slow", "results.json").read_text()

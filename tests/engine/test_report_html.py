@@ -77,7 +77,7 @@ PAGE_FACTS = """() => ({
 def test_report_renders_offline_with_verdict_score_scorecard_and_fault_window(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    path = workspace.scenario("latency", latency_scenario(latency=300))
+    path = workspace.scenario("latency", latency_scenario(latency=300, threshold="150ms"))
     result = workspace.run("run", str(path), "--out", "out")
     assert result.returncode == 1, result.stderr
     report = workspace.out / "report.html"
@@ -172,7 +172,7 @@ def test_hostile_markup_is_text_and_the_token_is_nowhere(
 
 
 def test_report_command_reproduces_every_output(workspace: Workspace, tmp_path: Path) -> None:
-    path = workspace.scenario("latency", latency_scenario(latency=300))
+    path = workspace.scenario("latency", latency_scenario(latency=300, threshold="150ms"))
     assert workspace.run("run", str(path), "--out", "out").returncode == 1
     names = ("results.json", "junit.xml", "summary.md", "report.html")
     kept = tmp_path / "kept"
